@@ -1,0 +1,1 @@
+"""How flows are served and deployed."""

@@ -1,0 +1,1 @@
+"""Domain models (pydantic), database tables (SQLAlchemy) and migrations (Alembic)."""
