@@ -1,2 +1,142 @@
-def main() -> None:  # replaced below in this session
-    raise SystemExit(0)
+"""The `aura` command line: the same flows as the API, run in this process.
+
+    aura render SCRIPT [-o OUT.mp4] [--aspect 9:16|16:9|1:1] [--resolution 720p|1080p] [--json]
+
+Errors a person can cause (missing file, empty script, bad option) end with one line on
+stderr and a non-zero exit code: 2 for a wrong command line, 1 for everything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from core.errors import AuraError, InputError
+from models.domain import RenderSpec
+
+ASPECTS = ("9:16", "16:9", "1:1")
+RESOLUTIONS = ("720p", "1080p")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="aura", description="AuraStudio: scripts become talking-avatar videos.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    render = commands.add_parser("render", help="render a script to an MP4")
+    render.add_argument("script", type=Path, help="script file (AuraStudio markup)")
+    render.add_argument("-o", "--output", type=Path,
+                        help="where to write the MP4 (default: out/<script name>.mp4)")
+    render.add_argument("--aspect", choices=ASPECTS, default="9:16")
+    render.add_argument("--resolution", choices=RESOLUTIONS, default="720p")
+    render.add_argument("--json", action="store_true",
+                        help='print one JSON object: {"video", "duration_s", "job_id"}')
+    render.add_argument("-v", "--verbose", action="store_true",
+                        help="show Prefect's logs on the terminal")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "render":
+            render_command(args)
+    except (AuraError, OSError) as exc:
+        _fail(_plain(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted")
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"aura: error: {message}", file=sys.stderr)
+    raise SystemExit(1)
+
+
+def _plain(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.filename}: {exc.strerror.lower()}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def read_script(path: Path) -> str:
+    """The script's text, checked for the mistakes a person can make."""
+    from tasks.emotion.markup import parse_script
+
+    if not path.exists():
+        raise InputError(f"script file '{path}' does not exist")
+    if not path.is_file():
+        raise InputError(f"'{path}' is not a file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"script file '{path}' is not UTF-8 text") from exc
+    try:
+        parse_script(text)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from exc
+    return text
+
+
+def render_command(args: argparse.Namespace) -> None:
+    text = read_script(args.script)
+    output: Path = args.output or Path("out") / f"{args.script.stem}.mp4"
+    if output.suffix.lower() != ".mp4":
+        raise InputError(f"output '{output}' must end in .mp4")
+    if output.exists() and output.is_dir():
+        raise InputError(f"output '{output}' is a folder")
+    spec = RenderSpec(aspect=args.aspect, resolution=args.resolution)
+    show_bars = not args.json and sys.stderr.isatty()
+    _quiet_prefect_console(verbose=args.verbose, quiet=args.json or show_bars)
+    result = asyncio.run(_render(text, spec, output, show_bars=show_bars))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['video']} ({result['duration_s']:.2f} s, job {result['job_id']})")
+
+
+def _quiet_prefect_console(*, verbose: bool, quiet: bool) -> None:
+    """Settings read when Prefect is first imported: no telemetry; console logs to taste.
+
+    Prefect's logs still reach its API (and UI) at INFO; only the terminal is spared.
+    """
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    if quiet and not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "WARNING")
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "WARNING")
+
+
+async def _render(script: str, spec: RenderSpec, output: Path, *, show_bars: bool
+                  ) -> dict[str, Any]:
+    from cli.progress import StepProgress
+    from core.db import dispose_engines
+    from core.storage import get_storage
+    from flows.script_to_video import create_export_job, script_to_video
+    from models.schema import upgrade_database
+
+    try:
+        await upgrade_database()
+        job_id = await create_export_job(spec)
+        with StepProgress(job_id, enabled=show_bars):
+            result = await script_to_video(script, spec, job_id=job_id)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        partial = output.with_name(f".{output.name}.part")
+        await asyncio.to_thread(get_storage().download, result.video.key, partial)
+        partial.replace(output)
+    finally:
+        await dispose_engines()
+    return {"video": str(output), "duration_s": round(result.duration_s, 3),
+            "job_id": str(result.job_id)}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The main flow: a script becomes a published MP4 through six retryable tasks.
+
+tag_emotions -> synthesize_voice -> align_lipsync -> render_video -> upload_video -> notify
+
+An export_jobs row follows the run (queued -> running -> completed | failed) with the
+progress, the current step and, per step, its seconds and whether it reused an artifact.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+from uuid import UUID
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+from pydantic import BaseModel
+
+from core.db import session_scope
+from core.errors import AuraError
+from models import jobs
+from models.domain import PublishedVideo, RenderSpec
+from tasks.emotion import tag_emotions
+from tasks.lipsync import align_lipsync
+from tasks.publish import notify, upload_video
+from tasks.publish.notify import report_failed, report_running, report_step
+from tasks.render import render_video
+from tasks.voice import synthesize_voice
+
+T = TypeVar("T")
+
+# Share of the whole job each step accounts for, for the progress figure.
+STEP_SHARE: dict[str, float] = {
+    "tag_emotions": 0.02,
+    "synthesize_voice": 0.25,
+    "align_lipsync": 0.03,
+    "render_video": 0.60,
+    "upload_video": 0.08,
+    "notify": 0.02,
+}
+STEPS = tuple(STEP_SHARE)
+
+
+class StepReport(BaseModel):
+    seconds: float
+    reused: bool = False
+
+
+class ScriptToVideoResult(BaseModel):
+    job_id: UUID
+    video: PublishedVideo
+    duration_s: float
+    width: int
+    height: int
+    steps: dict[str, StepReport]
+
+
+class _JobSteps:
+    """Runs steps in order, timing each and recording it on the job row."""
+
+    def __init__(self, job_id: UUID):
+        self.job_id = job_id
+        self.reports: dict[str, StepReport] = {}
+        self.progress = 0.0
+
+    async def run(self, step: str, work: Awaitable[T], *, record: bool = True) -> T:
+        started = time.perf_counter()
+        result = await work
+        report = StepReport(seconds=round(time.perf_counter() - started, 3),
+                            reused=bool(getattr(result, "reused", False)))
+        self.reports[step] = report
+        self.progress = min(1.0, self.progress + STEP_SHARE[step])
+        if record:
+            await report_step(self.job_id, step, progress=round(self.progress, 4),
+                              info=report.model_dump())
+        return result
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A message for the job row: ours are written for people; others get their type."""
+    if isinstance(exc, AuraError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+async def create_export_job(spec: RenderSpec, user_id: UUID | None = None,
+                            project_id: UUID | None = None) -> UUID:
+    """A queued export_jobs row for a render request; returns its id."""
+    async with session_scope() as session:
+        job = await jobs.create_job(session, spec=spec.model_dump(mode="json"),
+                                    user_id=user_id, project_id=project_id)
+        return job.id
+
+
+@flow(name="script-to-video", log_prints=True)
+async def script_to_video(script: str, spec: RenderSpec | None = None,
+                          job_id: UUID | None = None,
+                          user_id: UUID | None = None) -> ScriptToVideoResult:
+    """Render a script to a published MP4.
+
+    Args:
+        script: the script text, in AuraStudio's markup.
+        spec: aspect, resolution, fps and avatar of the video.
+        job_id: an export_jobs row made by the caller (queued); a new one if omitted.
+        user_id: the owner, for realtime topics (None for local command-line renders).
+    """
+    spec = spec or RenderSpec()
+    logger = get_run_logger()
+    if job_id is None:
+        job_id = await create_export_job(spec, user_id)
+    await report_running(job_id, flow_run.get_id() and UUID(flow_run.get_id()))
+    steps = _JobSteps(job_id)
+    try:
+        segments = await steps.run("tag_emotions", tag_emotions(script))
+        voice = await steps.run("synthesize_voice", synthesize_voice(segments))
+        visemes = await steps.run("align_lipsync", align_lipsync(voice, spec.fps))
+        video = await steps.run("render_video", render_video(
+            segments, voice, visemes, spec, job_id=job_id, user_id=user_id))
+        published = await steps.run("upload_video", upload_video(video, job_id))
+        await steps.run("notify", notify(job_id, published), record=False)
+    except BaseException as exc:
+        try:
+            await report_failed(job_id, describe_failure(exc))
+        except Exception:  # the original failure matters more than the bookkeeping
+            logger.exception("Could not mark job %s as failed", job_id)
+        raise
+    logger.info("Job %s: %.2f s video at %s", job_id, video.duration_s, published.url)
+    return ScriptToVideoResult(job_id=job_id, video=published, duration_s=video.duration_s,
+                               width=video.width, height=video.height, steps=steps.reports)

@@ -1,0 +1,61 @@
+"""Step 3, align_lipsync: VoiceTrack -> VisemeTrack (per-frame mouth-shape weights).
+
+Providers: ``phonemes`` (local default: the TTS's phone timings, tasks/lipsync/phonemes.py);
+``acoustic`` and ``synclabs`` arrive with the lip-sync issue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import numpy as np
+from prefect import get_run_logger, task
+
+from core.errors import ConfigError
+from core.settings import get_settings
+from core.storage import content_key, get_storage
+from models.domain import VisemeTrack, VoiceTrack
+from tasks.artifacts import load_finished, save_finished
+from tasks.lipsync.phonemes import viseme_weights
+from tasks.lipsync.visemes import VISEMES
+from tasks.policy import task_options
+
+LIPSYNC_ENGINE_VERSION = 1
+
+
+def save_weights(weights: np.ndarray) -> bytes:
+    """An ``.npz`` holding ``weights`` (float32, shape (n_frames, n_visemes))."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, weights=weights.astype(np.float32))
+    return buffer.getvalue()
+
+
+def load_weights(data: bytes) -> np.ndarray:
+    """The ``weights`` array of an ``.npz`` written by :func:`save_weights`."""
+    with np.load(io.BytesIO(data)) as archive:
+        return archive["weights"]
+
+
+@task(name="align_lipsync", **task_options())
+async def align_lipsync(voice: VoiceTrack, fps: int) -> VisemeTrack:
+    """Turn the voice's phone timings into per-frame viseme weights at ``fps``."""
+    logger = get_run_logger()
+    provider = get_settings().lipsync
+    if provider != "phonemes":
+        raise ConfigError(f"AURA_LIPSYNC={provider} is not available yet in this version; "
+                          "use AURA_LIPSYNC=phonemes")
+    if not voice.phones:
+        raise ConfigError(f"the voice {voice.voice} gave no phone timings, which the "
+                          "phonemes lip-sync provider needs")
+    storage = get_storage()
+    key = content_key("visemes", LIPSYNC_ENGINE_VERSION, provider, voice.audio_key,
+                      voice.phones, fps)
+    if (finished := load_finished(storage, key, VisemeTrack, logger)) is not None:
+        return finished
+    weights = await asyncio.to_thread(viseme_weights, voice.phones, voice.duration_s, fps)
+    data_key = f"{key}.npz"
+    storage.put_bytes(data_key, save_weights(weights), "application/octet-stream")
+    track = VisemeTrack(key=data_key, fps=fps, n_frames=len(weights), visemes=list(VISEMES))
+    logger.info("Aligned %d frames of mouth shapes", track.n_frames)
+    return save_finished(storage, key, track)

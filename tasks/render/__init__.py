@@ -1,0 +1,103 @@
+"""Step 4, render_video: avatar + VisemeTrack + segments + RenderSpec -> video key.
+
+Providers: ``local`` (default: CPU rig + raster + PyAV encoder, tasks/render/rig.py,
+raster.py, encode.py); ``modal`` (remote GPU) arrives with the render issue. Avatars:
+``stock:aura`` (tasks/render/raster.py) until the avatar issue adds photo avatars.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+from uuid import UUID
+
+from prefect import get_run_logger, task
+
+from core.errors import ConfigError, InputError
+from core.settings import get_settings
+from core.storage import content_key, get_storage
+from models.domain import RenderSpec, Segment, VideoArtifact, VisemeTrack, VoiceTrack
+from tasks.artifacts import load_finished, save_finished
+from tasks.lipsync import load_weights
+from tasks.policy import task_options
+from tasks.publish.notify import report_frames
+
+RENDER_ENGINE_VERSION = 1
+STOCK_AVATARS = ("stock:aura",)
+
+EmotionSpan = tuple[float, float, str, float]
+
+
+def emotion_spans(segments: list[Segment], voice: VoiceTrack) -> list[EmotionSpan]:
+    """(start_s, end_s, emotion, intensity) for every spoken segment of the track."""
+    spans = []
+    for span in voice.spans:
+        segment = segments[span.index]
+        if segment.kind == "speech":
+            spans.append((span.start_s, span.end_s, segment.emotion or "neutral",
+                          segment.intensity))
+    return spans
+
+
+def render_local(weights, spans: list[EmotionSpan], spec: RenderSpec, audio_path: Path,
+                 out_path: Path, on_progress=None):
+    """Draw and encode the video on this machine's CPU; returns the encoder's result."""
+    from tasks.render.encode import encode_mp4
+    from tasks.render.raster import StockFace
+    from tasks.render.rig import build_pose_track
+
+    video = get_settings().video
+    width, height = spec.size_px
+    pose = build_pose_track(weights, spans, spec.fps)
+    face = StockFace(width, height)
+    return encode_mp4(face.frames(pose), n_frames=len(weights), fps=spec.fps,
+                      audio_path=audio_path, out_path=out_path, preset=video.preset,
+                      crf=video.crf, audio_sample_rate_hz=video.audio_sample_rate_hz,
+                      audio_bitrate_bps=video.audio_bitrate_bps, on_progress=on_progress)
+
+
+@task(name="render_video", **task_options())
+async def render_video(segments: list[Segment], voice: VoiceTrack, visemes: VisemeTrack,
+                       spec: RenderSpec, job_id: UUID | None = None,
+                       user_id: UUID | None = None) -> VideoArtifact:
+    """Animate the avatar to the visemes and emotions and encode it with the voice.
+
+    ``job_id`` and ``user_id`` only address progress events; they are not part of the
+    artifact, so the same inputs reuse the same video whoever asks.
+    """
+    logger = get_run_logger()
+    settings = get_settings()
+    if settings.render != "local":
+        raise ConfigError(f"AURA_RENDER={settings.render} is not available yet in this "
+                          "version; use AURA_RENDER=local")
+    if spec.avatar not in STOCK_AVATARS:
+        raise InputError(f"avatar {spec.avatar!r} does not exist; "
+                         f"available: {', '.join(STOCK_AVATARS)}")
+    if visemes.fps != spec.fps:
+        raise InputError(f"the mouth shapes are at {visemes.fps} fps, the video at {spec.fps}")
+    storage = get_storage()
+    spans = emotion_spans(segments, voice)
+    video_settings = settings.video.model_dump()
+    key = content_key("render", RENDER_ENGINE_VERSION, visemes.key, voice.audio_key, spans,
+                      spec, video_settings)
+    if (finished := load_finished(storage, key, VideoArtifact, logger)) is not None:
+        return finished
+    weights = load_weights(storage.get_bytes(visemes.key))
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % max(1, spec.fps) == 0:
+            report_frames(job_id, user_id, done, total)
+
+    with (storage.local_path(voice.audio_key) as audio_path,
+          tempfile.TemporaryDirectory(prefix="aura-render-") as tmp):
+        out_path = Path(tmp) / "video.mp4"
+        result = await asyncio.to_thread(render_local, weights, spans, spec, audio_path,
+                                         out_path, progress)
+        video_key = f"{key}.mp4"
+        await asyncio.to_thread(storage.put_file, video_key, out_path, "video/mp4")
+    logger.info("Rendered %d frames (%dx%d, %.2f s, %d bytes)", result.n_frames,
+                result.width, result.height, result.duration_s, result.size_bytes)
+    video = VideoArtifact(key=video_key, width=result.width, height=result.height,
+                          fps=spec.fps, n_frames=result.n_frames, duration_s=result.duration_s)
+    return save_finished(storage, key, video)

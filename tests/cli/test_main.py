@@ -1,0 +1,87 @@
+"""The `aura` command as a person runs it: the installed console script, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.media import probe_mp4
+
+AURA = Path(sys.executable).with_name("aura")
+
+
+def run_aura(*args: str, home: Path, cwd: Path, timeout_s: float = 60) -> subprocess.CompletedProcess:
+    env = {**os.environ, "AURA_HOME": str(home), "PREFECT_HOME": str(home / "prefect")}
+    env.pop("AURA_DATABASE_URL", None)
+    return subprocess.run([str(AURA), *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout_s, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "home").mkdir()
+    return tmp_path
+
+
+def error_line(result: subprocess.CompletedProcess) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert result.stdout == ""
+    return lines[0]
+
+
+def test_a_missing_script_file_is_one_clear_line(workdir):
+    result = run_aura("render", "nope.txt", home=workdir / "home", cwd=workdir)
+    assert result.returncode == 1
+    assert error_line(result) == "aura: error: script file 'nope.txt' does not exist"
+
+
+def test_an_empty_script_is_refused(workdir):
+    (workdir / "empty.txt").write_text("# only a comment\n\n")
+    result = run_aura("render", "empty.txt", home=workdir / "home", cwd=workdir)
+    assert result.returncode == 1
+    assert error_line(result) == "aura: error: empty.txt: the script has no text to speak"
+
+
+def test_a_bad_tag_names_its_line_and_column(workdir):
+    (workdir / "bad.txt").write_text("[joy] Fine.\nStill fine. [joy:2] Not fine.\n")
+    result = run_aura("render", "bad.txt", home=workdir / "home", cwd=workdir)
+    assert result.returncode == 1
+    assert error_line(result) == ("aura: error: bad.txt: line 2, column 13: intensity 2 in "
+                                  "[joy:2] is outside 0..1")
+
+
+@pytest.mark.parametrize(("option", "value"), [("--aspect", "4:3"), ("--resolution", "4k")])
+def test_an_unknown_option_value_is_refused(workdir, option, value):
+    (workdir / "s.txt").write_text("Hello.")
+    result = run_aura("render", "s.txt", option, value, home=workdir / "home", cwd=workdir)
+    assert result.returncode == 2
+    line = error_line(result)
+    assert line.startswith(f"aura: error: argument {option}: invalid choice: '{value}'")
+
+
+def test_an_output_that_is_not_mp4_is_refused(workdir):
+    (workdir / "s.txt").write_text("Hello.")
+    result = run_aura("render", "s.txt", "-o", "out.avi", home=workdir / "home", cwd=workdir)
+    assert result.returncode == 1
+    assert error_line(result) == "aura: error: output 'out.avi' must end in .mp4"
+
+
+def test_render_json_prints_one_object_and_writes_the_video(workdir):
+    (workdir / "hello.txt").write_text("[joy] Hello from the command line!\n")
+    result = run_aura("render", "hello.txt", "-o", "videos/hello.mp4", "--aspect", "16:9",
+                      "--json", home=workdir / "home", cwd=workdir, timeout_s=300)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert set(answer) == {"video", "duration_s", "job_id"}
+    video = workdir / answer["video"]
+    assert answer["video"] == "videos/hello.mp4" and video.is_file()
+    facts = probe_mp4(video)
+    assert (facts.width, facts.height) == (1280, 720)
+    assert facts.video_duration_s == pytest.approx(answer["duration_s"], abs=0.05)
+    assert not list(video.parent.glob(".*.part"))

@@ -1,0 +1,154 @@
+"""The main flow, run for real: Prefect, Piper, the renderer, storage and the database."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+from core.db import session_scope
+from core.errors import PermanentError, ScriptError
+from core.storage import get_storage
+from flows.script_to_video import STEPS, create_export_job, script_to_video
+from models import jobs
+from models.domain import RenderSpec
+from tests.support.media import probe_mp4
+from tests.support.s3 import (
+    TEST_ACCESS_KEY_ID,
+    TEST_REGION,
+    TEST_SECRET_ACCESS_KEY,
+    FlakyS3Proxy,
+)
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+SCRIPT = "[joy] Hi there! This is a test.\n[pause 0.3]\nThe mouth should move."
+
+
+async def task_runs_of(flow_run_id, name: str):
+    async with get_client() as client:
+        runs = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    return [run for run in runs if run.name.startswith(name)]
+
+
+async def test_a_script_becomes_a_playable_mp4_and_a_completed_job(configure, database_url,
+                                                                  tmp_path: Path):
+    configure(DATABASE_URL=database_url)
+    spec = RenderSpec(aspect="9:16", resolution="720p")
+
+    result = await script_to_video(SCRIPT, spec)
+
+    video = tmp_path / "video.mp4"
+    get_storage().download(result.video.key, video)
+    facts = probe_mp4(video)
+    assert (facts.video_codec, facts.audio_codec) == ("h264", "aac")
+    assert (facts.width, facts.height) == spec.size_px == (720, 1280)
+    assert facts.pixel_format == "yuv420p"
+    assert facts.audio_sample_rate_hz == 48_000 and facts.audio_channels == 2
+    assert abs(facts.video_duration_s - facts.audio_duration_s) < 0.1
+    assert facts.moov_before_mdat
+    assert facts.video_duration_s == pytest.approx(result.duration_s, abs=0.05)
+    assert result.duration_s > 2.0  # three short sentences and a pause
+
+    async with session_scope() as session:
+        job = await jobs.get_job(session, result.job_id)
+    assert job.status == "completed" and job.progress == 1.0
+    assert job.video_key == result.video.key and job.url == result.video.url
+    assert job.flow_run_id is not None and job.started_at and job.finished_at
+    assert set(STEPS) - {"notify"} <= set(job.steps)
+    assert all(info["reused"] is False for info in job.steps.values())
+
+
+async def test_the_same_script_twice_reuses_the_voice(configure, caplog):
+    configure()
+    spec = RenderSpec(aspect="1:1")
+    first = await script_to_video(SCRIPT, spec)
+    audio = get_storage()
+    caplog.set_level(logging.INFO)
+
+    second = await script_to_video(SCRIPT, spec)
+
+    assert first.steps["synthesize_voice"].reused is False
+    assert second.steps["synthesize_voice"].reused is True
+    assert second.steps["render_video"].reused is True
+    assert "Reusing VoiceTrack artifact voice/" in caplog.text
+    assert second.job_id != first.job_id
+    assert audio.exists(second.video.key)
+    async with session_scope() as session:
+        job = await jobs.get_job(session, second.job_id)
+    assert job.steps["synthesize_voice"]["reused"] is True
+
+
+async def test_a_changed_script_makes_a_new_voice(configure):
+    configure()
+    first = await script_to_video(SCRIPT, RenderSpec(aspect="1:1"))
+    second = await script_to_video(SCRIPT + " Really.", RenderSpec(aspect="1:1"))
+    assert second.steps["synthesize_voice"].reused is False
+    assert second.duration_s > first.duration_s
+
+
+def _use_s3(configure, proxy: FlakyS3Proxy) -> str:
+    bucket = proxy.storage().bucket
+    configure(STORAGE="s3", S3__BUCKET=bucket, S3__ENDPOINT_URL=proxy.endpoint_url,
+              S3__REGION=TEST_REGION, S3__ACCESS_KEY_ID=TEST_ACCESS_KEY_ID,
+              S3__SECRET_ACCESS_KEY=TEST_SECRET_ACCESS_KEY)
+    return bucket
+
+
+async def test_a_transient_storage_error_is_retried_by_prefect(configure, flaky_s3):
+    _use_s3(configure, flaky_s3)
+    job_id = await create_export_job(RenderSpec(aspect="1:1"))
+    # The first attempt to publish the video meets a 503 from S3.
+    flaky_s3.fail_next(1, 503, method="PUT", path_contains="published/")
+
+    result = await script_to_video(SCRIPT, RenderSpec(aspect="1:1"), job_id=job_id)
+
+    async with session_scope() as session:
+        job = await jobs.get_job(session, job_id)
+    uploads = await task_runs_of(job.flow_run_id, "upload_video")
+    assert [run.run_count for run in uploads] == [2]
+    assert uploads[0].state.is_completed()
+    assert flaky_s3.count("PUT", f"published/{job_id}") == 2
+    assert job.status == "completed"
+    assert result.video.url.startswith(flaky_s3.endpoint_url)
+
+
+async def test_a_permanent_storage_error_fails_at_once_and_keeps_earlier_work(configure,
+                                                                              flaky_s3):
+    _use_s3(configure, flaky_s3)
+    job_id = await create_export_job(RenderSpec(aspect="1:1"))
+    flaky_s3.fail_next(5, 403, method="PUT", path_contains="published/")
+
+    with pytest.raises(PermanentError):
+        await script_to_video(SCRIPT, RenderSpec(aspect="1:1"), job_id=job_id)
+
+    async with session_scope() as session:
+        job = await jobs.get_job(session, job_id)
+    uploads = await task_runs_of(job.flow_run_id, "upload_video")
+    assert [run.run_count for run in uploads] == [1]
+    assert job.status == "failed"
+    assert "S3 refused" in job.error and "403" in job.error
+    assert job.steps["render_video"]["reused"] is False
+    assert job.progress == pytest.approx(0.9)  # every step before the upload counted
+    storage = get_storage()
+    video = (await task_runs_of(job.flow_run_id, "render_video"))[0]
+    assert video.state.is_completed()
+    # The rendered video is still in storage; a retry of the job would reuse it.
+    retried = await script_to_video(SCRIPT, RenderSpec(aspect="1:1"))
+    assert retried.steps["render_video"].reused is True
+    assert storage.exists(retried.video.key)
+
+
+async def test_a_bad_script_fails_the_job_with_a_plain_message(configure):
+    configure()
+    job_id = await create_export_job(RenderSpec())
+    with pytest.raises(ScriptError, match="unknown tag"):
+        await script_to_video("[happy] Hello!", job_id=job_id)
+    async with session_scope() as session:
+        job = await jobs.get_job(session, job_id)
+    assert job.status == "failed"
+    assert job.error.startswith("line 1, column 1: unknown tag [happy]")
