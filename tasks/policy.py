@@ -17,13 +17,17 @@ from core.errors import is_transient
 from core.settings import get_settings
 
 
-def retry_if_transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
-    """Prefect ``retry_condition_fn``: retry only when the failure was transient."""
-    try:
-        state.result()
-    except Exception as exc:  # the state re-raises the task's own exception
-        return is_transient(exc)
-    return False
+async def retry_if_transient(task: Task[Any, Any], task_run: TaskRun,
+                             state: State[Any]) -> bool:
+    """Prefect ``retry_condition_fn``: retry only when the failure was transient.
+
+    Prefect hands over a Failed state whose data is the task's exception (or a stored
+    result that resolves to it); async so that it works in sync and async task engines.
+    """
+    outcome = state.data
+    if not isinstance(outcome, BaseException):
+        outcome = await state.aresult(raise_on_failure=False)
+    return isinstance(outcome, BaseException) and is_transient(outcome)
 
 
 def task_options(*, timeout_s: float | None = None, tags: tuple[str, ...] = ()) -> dict[str, Any]:

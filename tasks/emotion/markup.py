@@ -23,7 +23,7 @@ MAX_SCRIPT_CHARS = 200_000
 
 _TAG = re.compile(r"\[([^\[\]]*)\]")
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
-_EMOTION_TAG = re.compile(rf"^\s*([A-Za-z]+)\s*(?::\s*(\S*))?\s*$")
+_EMOTION_TAG = re.compile(r"^\s*([A-Za-z]+)\s*(?::\s*(\S*))?\s*$")
 _PAUSE_TAG = re.compile(r"^\s*pause\s*(.*?)\s*$", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
 _SPEAKABLE = re.compile(r"\w")

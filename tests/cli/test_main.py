@@ -15,7 +15,8 @@ from tests.support.media import probe_mp4
 AURA = Path(sys.executable).with_name("aura")
 
 
-def run_aura(*args: str, home: Path, cwd: Path, timeout_s: float = 60) -> subprocess.CompletedProcess:
+def run_aura(*args: str, home: Path, cwd: Path,
+             timeout_s: float = 60) -> subprocess.CompletedProcess:
     env = {**os.environ, "AURA_HOME": str(home), "PREFECT_HOME": str(home / "prefect")}
     env.pop("AURA_DATABASE_URL", None)
     return subprocess.run([str(AURA), *args], cwd=cwd, env=env, capture_output=True, text=True,

@@ -571,7 +571,7 @@ def test_s3_upload_refused_with_403_is_permanent(flaky_s3: FlakyS3Proxy, stored_
     storage = flaky_s3.storage()
     flaky_s3.fail_next(count=1, status=403, method="PUT")
 
-    with pytest.raises(PermanentError, match="S3 refused to upload 'a.bin'.*403 AccessDenied"):
+    with pytest.raises(PermanentError, match="refused to upload 'a.bin'.*403 AccessDenied"):
         storage.put_bytes("a.bin", b"data")
 
     assert stored_keys(storage) == []

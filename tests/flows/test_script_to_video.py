@@ -15,6 +15,7 @@ from core.storage import get_storage
 from flows.script_to_video import STEPS, create_export_job, script_to_video
 from models import jobs
 from models.domain import RenderSpec
+from models.schema import upgrade_database
 from tests.support.media import probe_mp4
 from tests.support.s3 import (
     TEST_ACCESS_KEY_ID,
@@ -28,6 +29,12 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 SCRIPT = "[joy] Hi there! This is a test.\n[pause 0.3]\nThe mouth should move."
 
 
+async def ready(configure, **values: str) -> None:
+    """Apply AURA_* settings for the test and migrate its database."""
+    configure(**values)
+    await upgrade_database()
+
+
 async def task_runs_of(flow_run_id, name: str):
     async with get_client() as client:
         runs = await client.read_task_runs(
@@ -37,7 +44,7 @@ async def task_runs_of(flow_run_id, name: str):
 
 async def test_a_script_becomes_a_playable_mp4_and_a_completed_job(configure, database_url,
                                                                   tmp_path: Path):
-    configure(DATABASE_URL=database_url)
+    await ready(configure, DATABASE_URL=database_url)
     spec = RenderSpec(aspect="9:16", resolution="720p")
 
     result = await script_to_video(SCRIPT, spec)
@@ -64,7 +71,7 @@ async def test_a_script_becomes_a_playable_mp4_and_a_completed_job(configure, da
 
 
 async def test_the_same_script_twice_reuses_the_voice(configure, caplog):
-    configure()
+    await ready(configure)
     spec = RenderSpec(aspect="1:1")
     first = await script_to_video(SCRIPT, spec)
     audio = get_storage()
@@ -84,23 +91,23 @@ async def test_the_same_script_twice_reuses_the_voice(configure, caplog):
 
 
 async def test_a_changed_script_makes_a_new_voice(configure):
-    configure()
+    await ready(configure)
     first = await script_to_video(SCRIPT, RenderSpec(aspect="1:1"))
     second = await script_to_video(SCRIPT + " Really.", RenderSpec(aspect="1:1"))
     assert second.steps["synthesize_voice"].reused is False
     assert second.duration_s > first.duration_s
 
 
-def _use_s3(configure, proxy: FlakyS3Proxy) -> str:
+async def _use_s3(configure, proxy: FlakyS3Proxy) -> str:
     bucket = proxy.storage().bucket
-    configure(STORAGE="s3", S3__BUCKET=bucket, S3__ENDPOINT_URL=proxy.endpoint_url,
+    await ready(configure, STORAGE="s3", S3__BUCKET=bucket, S3__ENDPOINT_URL=proxy.endpoint_url,
               S3__REGION=TEST_REGION, S3__ACCESS_KEY_ID=TEST_ACCESS_KEY_ID,
               S3__SECRET_ACCESS_KEY=TEST_SECRET_ACCESS_KEY)
     return bucket
 
 
 async def test_a_transient_storage_error_is_retried_by_prefect(configure, flaky_s3):
-    _use_s3(configure, flaky_s3)
+    await _use_s3(configure, flaky_s3)
     job_id = await create_export_job(RenderSpec(aspect="1:1"))
     # The first attempt to publish the video meets a 503 from S3.
     flaky_s3.fail_next(1, 503, method="PUT", path_contains="published/")
@@ -119,7 +126,7 @@ async def test_a_transient_storage_error_is_retried_by_prefect(configure, flaky_
 
 async def test_a_permanent_storage_error_fails_at_once_and_keeps_earlier_work(configure,
                                                                               flaky_s3):
-    _use_s3(configure, flaky_s3)
+    await _use_s3(configure, flaky_s3)
     job_id = await create_export_job(RenderSpec(aspect="1:1"))
     flaky_s3.fail_next(5, 403, method="PUT", path_contains="published/")
 
@@ -131,20 +138,21 @@ async def test_a_permanent_storage_error_fails_at_once_and_keeps_earlier_work(co
     uploads = await task_runs_of(job.flow_run_id, "upload_video")
     assert [run.run_count for run in uploads] == [1]
     assert job.status == "failed"
-    assert "S3 refused" in job.error and "403" in job.error
+    assert job.error.startswith("s3: refused to copy to 'published/") and "403" in job.error
     assert job.steps["render_video"]["reused"] is False
     assert job.progress == pytest.approx(0.9)  # every step before the upload counted
     storage = get_storage()
     video = (await task_runs_of(job.flow_run_id, "render_video"))[0]
     assert video.state.is_completed()
-    # The rendered video is still in storage; a retry of the job would reuse it.
+    # The rendered video is still in storage; once S3 lets us in, a new run reuses it.
+    flaky_s3.reset()
     retried = await script_to_video(SCRIPT, RenderSpec(aspect="1:1"))
     assert retried.steps["render_video"].reused is True
     assert storage.exists(retried.video.key)
 
 
 async def test_a_bad_script_fails_the_job_with_a_plain_message(configure):
-    configure()
+    await ready(configure)
     job_id = await create_export_job(RenderSpec())
     with pytest.raises(ScriptError, match="unknown tag"):
         await script_to_video("[happy] Hello!", job_id=job_id)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import sqlite3
 import uuid
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Uuid, bindparam, delete, func, insert, inspect, select, text
@@ -14,7 +19,12 @@ from sqlalchemy.exc import IntegrityError
 
 from core.db import get_engine, session_scope
 from models.domain import JobStatus
-from models.schema import current_revision, downgrade_database, upgrade_database
+from models.schema import (
+    alembic_config,
+    current_revision,
+    downgrade_database,
+    upgrade_database,
+)
 from models.tables import (
     ActorDNA,
     Asset,
@@ -126,6 +136,28 @@ async def test_downgrade_to_base_removes_the_tables_and_upgrade_restores_them(
 
     assert await current_revision(database_url) == "0001"
     assert (await describe(database_url))["columns"] == EXPECTED_COLUMNS
+
+
+def test_alembic_also_runs_standalone_from_sync_code(tmp_path: Path) -> None:
+    path = tmp_path / "standalone.db"
+
+    command.upgrade(alembic_config(f"sqlite+aiosqlite:///{path}"), "head")
+
+    with closing(sqlite3.connect(path)) as connection:
+        (version,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert version == "0001"
+
+
+def test_offline_mode_writes_the_postgresql_sql() -> None:
+    config = alembic_config("postgresql+asyncpg://aura:p%40ss@db.example/aura")
+    config.output_buffer = io.StringIO()
+
+    command.upgrade(config, "head", sql=True)
+
+    sql = config.output_buffer.getvalue()
+    assert "CREATE TABLE export_jobs" in sql
+    assert "JSONB" in sql
+    assert "CONSTRAINT ck_export_jobs_progress_range CHECK" in sql
 
 
 USER_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")

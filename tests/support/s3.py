@@ -140,7 +140,11 @@ class FlakyS3Proxy:
         self._server.daemon_threads = True
         self._server.proxy = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="flaky-s3-proxy", daemon=True
+            # A short poll interval makes stop() quick (shutdown waits for one poll).
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="flaky-s3-proxy",
+            daemon=True,
         )
 
     @property
@@ -227,6 +231,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     # HTTP/1.1 so that BaseHTTPRequestHandler answers "Expect: 100-continue" at once;
     # botocore otherwise waits a second before sending each body.
     protocol_version = "HTTP/1.1"
+    _injected = False
 
     def do_GET(self) -> None:
         self._handle()
@@ -244,12 +249,11 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         self.close_connection = True
         body = self._read_body()
         failure = self._proxy._take_failure(self.command, self.path)
+        self._injected = failure is not None
         if failure is not None:
             self._answer_failure(failure)
-            status, injected = failure.status, True
         else:
-            status, injected = self._forward(body), False
-        self._proxy._record(SeenRequest(self.command, self.path, status, injected))
+            self._forward(body)
 
     def _read_body(self) -> bytes | None:
         """The request body (de-chunked), or None when the request has none."""
@@ -275,7 +279,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             pass
         return b"".join(chunks)
 
-    def _forward(self, body: bytes | None) -> int:
+    def _forward(self, body: bytes | None) -> None:
         connection = http.client.HTTPConnection(
             self._proxy.upstream_host, self._proxy.upstream_port, timeout=60
         )
@@ -295,7 +299,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         except OSError as exc:
             message = f"proxy could not reach S3 at upstream: {exc}".encode()
             self._send(502, [("Content-Type", "text/plain")], message)
-            return 502
+            return
         finally:
             connection.close()
         headers = [
@@ -310,7 +314,6 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self._send(response.status, headers, b"", reason=response.reason, length=False)
         else:
             self._send(response.status, headers, data, reason=response.reason)
-        return response.status
 
     def _answer_failure(self, failure: _Failure) -> None:
         request_id = uuid.uuid4().hex[:16].upper()
@@ -336,6 +339,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         reason: str | None = None,
         length: bool = True,
     ) -> None:
+        """Record the exchange, then answer (so a caller that got the answer sees it)."""
+        self._proxy._record(SeenRequest(self.command, self.path, status, self._injected))
         self.send_response_only(status, reason)
         for name, value in headers:
             self.send_header(name, value)
