@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    show_bars = not getattr(args, "json", False) and sys.stderr.isatty()
+    # Before anything imports Prefect, which reads its logging settings once.
+    _quiet_prefect_console(verbose=getattr(args, "verbose", False),
+                           quiet=getattr(args, "json", False) or show_bars)
     try:
         if args.command == "render":
             render_command(args)
@@ -94,7 +98,6 @@ def render_command(args: argparse.Namespace) -> None:
         raise InputError(f"output '{output}' is a folder")
     spec = RenderSpec(aspect=args.aspect, resolution=args.resolution)
     show_bars = not args.json and sys.stderr.isatty()
-    _quiet_prefect_console(verbose=args.verbose, quiet=args.json or show_bars)
     result = asyncio.run(_render(text, spec, output, show_bars=show_bars))
     if args.json:
         print(json.dumps(result))

@@ -109,7 +109,8 @@ async def script_to_video(script: str, spec: RenderSpec | None = None,
     logger = get_run_logger()
     if job_id is None:
         job_id = await create_export_job(spec, user_id)
-    await report_running(job_id, flow_run.get_id() and UUID(flow_run.get_id()))
+    run_id = flow_run.get_id()
+    await report_running(job_id, UUID(run_id) if run_id else None)
     steps = _JobSteps(job_id)
     try:
         segments = await steps.run("tag_emotions", tag_emotions(script))

@@ -49,8 +49,7 @@ def get_voice_provider(settings: Settings | None = None) -> VoiceProvider:
 
 def synthesize(segments: list[Segment], provider: VoiceProvider, out_wav: Path):
     """Speak every speech segment and assemble the track into ``out_wav``."""
-    utterances = {i: provider.speak(s) for i, s in enumerate(segments) if s.kind == "speech"}
-    return assemble_track(segments, utterances, provider.sample_rate_hz, out_wav)
+    return assemble_track(segments, provider.speak, provider.sample_rate_hz, out_wav)
 
 
 @task(name="synthesize_voice", **task_options())

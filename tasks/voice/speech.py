@@ -1,12 +1,14 @@
 """What every voice provider returns for one sentence, and how sentences become a track.
 
 Providers speak one segment at a time (:class:`Utterance`: samples plus phone and word
-timings relative to its start); :func:`assemble_track` lays the utterances and the pauses
-end to end on one timeline and writes a single mono WAV file.
+timings relative to its start); :func:`assemble_track` asks for the utterances one by one,
+lays them and the pauses end to end on one timeline and streams them into a single mono
+WAV file, so memory does not grow with the length of the script.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,13 +52,13 @@ def _shift(items: list, offset_s: float) -> list:
             for item in items]
 
 
-def assemble_track(segments: list[Segment], utterances: dict[int, Utterance],
+def assemble_track(segments: list[Segment], speak: Callable[[Segment], Utterance],
                    sample_rate_hz: int, out_path: Path) -> AssembledTrack:
-    """Lay speech and pauses end to end and write a 16-bit mono WAV to ``out_path``.
+    """Speak the segments in order and write them, with the pauses, to a 16-bit mono WAV.
 
     Args:
         segments: the tagged script segments.
-        utterances: the spoken audio of each speech segment, by segment index.
+        speak: the provider's function that speaks one speech segment.
         sample_rate_hz: the sample rate every utterance uses.
         out_path: where the WAV goes.
     """
@@ -73,7 +75,7 @@ def assemble_track(segments: list[Segment], utterances: dict[int, Utterance],
                 wav.write(np.zeros(n_silence, dtype=np.float32))
                 offset += n_silence
             else:
-                spoken = utterances[index]
+                spoken = speak(segment)
                 if spoken.sample_rate_hz != sample_rate_hz:
                     raise ValueError(f"utterance {index} is at {spoken.sample_rate_hz} Hz, "
                                      f"the track at {sample_rate_hz} Hz")
