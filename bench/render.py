@@ -42,7 +42,10 @@ def main() -> None:
     from models.schema import upgrade_database
 
     script = args.script.read_text(encoding="utf-8")
-    spec = RenderSpec(aspect=args.aspect, resolution=args.resolution)
+    from core.settings import get_settings
+
+    spec = RenderSpec(aspect=args.aspect, resolution=args.resolution,
+                      fps=get_settings().video.fps)
 
     async def run():
         await upgrade_database()

@@ -96,7 +96,10 @@ def render_command(args: argparse.Namespace) -> None:
         raise InputError(f"output '{output}' must end in .mp4")
     if output.exists() and output.is_dir():
         raise InputError(f"output '{output}' is a folder")
-    spec = RenderSpec(aspect=args.aspect, resolution=args.resolution)
+    from core.settings import get_settings
+
+    spec = RenderSpec(aspect=args.aspect, resolution=args.resolution,
+                      fps=get_settings().video.fps)
     show_bars = not args.json and sys.stderr.isatty()
     result = asyncio.run(_render(text, spec, output, show_bars=show_bars))
     if args.json:

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from core.db import session_scope
 from core.errors import AuraError
+from core.settings import get_settings
 from models import jobs
 from models.domain import PublishedVideo, RenderSpec
 from tasks.emotion import tag_emotions
@@ -105,7 +106,7 @@ async def script_to_video(script: str, spec: RenderSpec | None = None,
         job_id: an export_jobs row made by the caller (queued); a new one if omitted.
         user_id: the owner, for realtime topics (None for local command-line renders).
     """
-    spec = spec or RenderSpec()
+    spec = spec or RenderSpec(fps=get_settings().video.fps)
     logger = get_run_logger()
     if job_id is None:
         job_id = await create_export_job(spec, user_id)

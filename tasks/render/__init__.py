@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
 
+import numpy as np
 from prefect import get_run_logger, task
 
 from core.errors import ConfigError, InputError
@@ -22,6 +24,7 @@ from tasks.artifacts import load_finished, save_finished
 from tasks.lipsync import load_weights
 from tasks.policy import task_options
 from tasks.publish.notify import report_frames
+from tasks.render.encode import EncodeResult, encode_mp4
 
 RENDER_ENGINE_VERSION = 1
 STOCK_AVATARS = ("stock:aura",)
@@ -40,10 +43,19 @@ def emotion_spans(segments: list[Segment], voice: VoiceTrack) -> list[EmotionSpa
     return spans
 
 
-def render_local(weights, spans: list[EmotionSpan], spec: RenderSpec, audio_path: Path,
-                 out_path: Path, on_progress=None):
-    """Draw and encode the video on this machine's CPU; returns the encoder's result."""
-    from tasks.render.encode import encode_mp4
+def render_local(weights: np.ndarray, spans: list[EmotionSpan], spec: RenderSpec,
+                 audio_path: Path, out_path: Path,
+                 on_progress: Callable[[int, int], None] | None = None) -> EncodeResult:
+    """Draw and encode the video on this machine's CPU.
+
+    Args:
+        weights: viseme weights, float32 of shape (n_frames, n_visemes).
+        spans: (start_s, end_s, emotion, intensity) of every spoken segment.
+        spec: size, fps and avatar of the video.
+        audio_path: the voice track (WAV).
+        out_path: where the MP4 goes (written atomically).
+        on_progress: called with (frames done, n_frames) as frames are encoded.
+    """
     from tasks.render.raster import StockFace
     from tasks.render.rig import build_pose_track
 
@@ -78,7 +90,7 @@ async def render_video(segments: list[Segment], voice: VoiceTrack, visemes: Vise
         raise InputError(f"the mouth shapes are at {visemes.fps} fps, the video at {spec.fps}")
     storage = get_storage()
     spans = emotion_spans(segments, voice)
-    video_settings = settings.video.model_dump()
+    video_settings = settings.video.model_dump(exclude={"fps"})  # the spec carries fps
     key = content_key("render", RENDER_ENGINE_VERSION, visemes.key, voice.audio_key, spans,
                       spec, video_settings)
     if (finished := load_finished(storage, key, VideoArtifact, logger)) is not None:

@@ -19,7 +19,7 @@ from core.storage import content_key, get_storage
 from models.domain import Segment, VoiceTrack
 from tasks.artifacts import load_finished, save_finished
 from tasks.policy import task_options
-from tasks.voice.speech import Utterance, assemble_track
+from tasks.voice.speech import AssembledTrack, Utterance, assemble_track
 
 VOICE_ENGINE_VERSION = 1
 
@@ -47,7 +47,8 @@ def get_voice_provider(settings: Settings | None = None) -> VoiceProvider:
                       "use AURA_TTS=piper")
 
 
-def synthesize(segments: list[Segment], provider: VoiceProvider, out_wav: Path):
+def synthesize(segments: list[Segment], provider: VoiceProvider,
+               out_wav: Path) -> AssembledTrack:
     """Speak every speech segment and assemble the track into ``out_wav``."""
     return assemble_track(segments, provider.speak, provider.sample_rate_hz, out_wav)
 

