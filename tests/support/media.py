@@ -25,17 +25,17 @@ class Mp4Facts:
 
 
 def top_level_boxes(path: Path) -> list[str]:
-    """Names of the MP4's top-level boxes, in file order."""
+    """Names of the MP4's top-level boxes, in file order (``moov`` before ``mdat``: faststart)."""
     names = []
     with path.open("rb") as f:
-        while header := f.read(8):
+        while len(header := f.read(8)) == 8:
             size = int.from_bytes(header[:4], "big")
             names.append(header[4:8].decode("latin-1"))
-            if size == 1:
-                size = int.from_bytes(f.read(8), "big") - 8
-            elif size == 0:
+            if size == 0:  # the box runs to the end of the file
                 break
-            f.seek(size - 8 - (8 if size == 1 else 0), 1)
+            if size == 1:  # a 64-bit size follows the name
+                size = int.from_bytes(f.read(8), "big") - 8
+            f.seek(size - 8, 1)
     return names
 
 

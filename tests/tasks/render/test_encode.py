@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 import soundfile as sf
 
 from tasks.render.encode import QUEUE_FRAMES, EncodeResult, encode_mp4
+from tests.support.media import top_level_boxes
 
 FPS = 30
 W, H = 160, 96
@@ -36,19 +36,6 @@ def moving_frames(n: int, width: int = W, height: int = H) -> Iterator[np.ndarra
         x = (i * 3) % (width - 10)
         frame[:, x:x + 10] = 255
         yield frame
-
-
-def boxes(path: Path) -> list[str]:
-    """Top-level MP4 box types, in file order."""
-    data = path.read_bytes()
-    out, off = [], 0
-    while off + 8 <= len(data):
-        size, kind = struct.unpack(">I4s", data[off:off + 8])
-        if size == 1:
-            size = struct.unpack(">Q", data[off + 8:off + 16])[0]
-        out.append(kind.decode("latin-1"))
-        off += size if size else len(data)
-    return out
 
 
 def decoded_audio_s(path: Path) -> float:
@@ -83,7 +70,7 @@ def test_writes_an_h264_aac_mp4_with_faststart(tmp_path):
     assert audio_s == pytest.approx(1.5, abs=0.1)
     assert abs(video_s - audio_s) < 0.1
     assert decoded_audio_s(out) == pytest.approx(1.5, abs=0.1)
-    kinds = boxes(out)
+    kinds = top_level_boxes(out)
     assert kinds[0] == "ftyp"
     assert kinds.index("moov") < kinds.index("mdat")  # faststart
 
