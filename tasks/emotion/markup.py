@@ -4,7 +4,7 @@
 # a comment line
 [joy] Hello everyone!            emotion for the following text, until the next tag
 [sadness:0.6] A quieter line.    optional intensity 0..1 (default 1)
-[pause 0.8]                      silence, in seconds
+[pause 0.8]                      silence, in seconds ("0.8s" works too)
 ```
 
 Text without a tag before it is left untagged (``emotion=None``) for the emotion provider.
@@ -13,13 +13,14 @@ Speech is split into sentences so that each sentence can get its own emotion.
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from core.errors import ScriptError
 from models.domain import EMOTIONS, Segment
 
 MAX_PAUSE_S = 10.0
-MAX_SCRIPT_CHARS = 200_000
+MAX_SCRIPT_CHARS = 100_000
 
 _TAG = re.compile(r"\[([^\[\]]*)\]")
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
@@ -55,6 +56,7 @@ def parse_script(text: str) -> list[Segment]:
             continue
         pos = 0
         for match in _TAG.finditer(line):
+            _check_brackets(line, pos, match.start(), line_no)
             _add_speech(segments, line[pos : match.start()], emotion, intensity, line_no)
             column = match.start() + 1
             body = match.group(1)
@@ -70,24 +72,31 @@ def parse_script(text: str) -> list[Segment]:
             else:
                 emotion, intensity = _parse_emotion(body, line_no, column)
             pos = match.end()
-        rest = line[pos:]
-        bad = min((i for i in (rest.find("["), rest.find("]")) if i >= 0), default=-1)
-        if bad >= 0:
-            what = "an unclosed '['" if rest[bad] == "[" else "a ']' without '['"
-            raise ScriptError(f"{what} (write tags like [joy] or [pause 0.5])",
-                              line_no, pos + bad + 1)
-        _add_speech(segments, rest, emotion, intensity, line_no)
+        _check_brackets(line, pos, len(line), line_no)
+        _add_speech(segments, line[pos:], emotion, intensity, line_no)
     if not any(s.kind == "speech" for s in segments):
         raise ScriptError("the script has no text to speak")
     return _merge_pauses(segments)
+
+
+def _check_brackets(line: str, start: int, end: int, line_no: int) -> None:
+    """Refuse a '[' or ']' in text between tags: a tag that was not closed or opened."""
+    piece = line[start:end]
+    bad = min((i for i in (piece.find("["), piece.find("]")) if i >= 0), default=-1)
+    if bad >= 0:
+        what = "an unclosed '['" if piece[bad] == "[" else "a ']' without '['"
+        raise ScriptError(f"{what} (write tags like [joy] or [pause 0.5])",
+                          line_no, start + bad + 1)
 
 
 def _parse_emotion(body: str, line: int, column: int) -> tuple[str, float]:
     match = _EMOTION_TAG.match(body)
     name = (match.group(1) if match else body.strip()).lower()
     if not match or name not in EMOTIONS:
+        hint = _suggest(name)
         raise ScriptError(
-            f"unknown tag [{body}]: use one of {', '.join(EMOTIONS)}, "
+            f"unknown tag [{body}]: {f'did you mean [{hint}]? ' if hint else ''}"
+            f"use one of {', '.join(EMOTIONS)}, "
             "optionally with an intensity like [joy:0.5], or [pause 0.8]",
             line, column,
         )
@@ -100,10 +109,28 @@ def _parse_emotion(body: str, line: int, column: int) -> tuple[str, float]:
     value = float(raw)
     if not 0.0 <= value <= 1.0:
         raise ScriptError(f"intensity {raw} in [{body}] is outside 0..1", line, column)
-    return name, value
+    return name, abs(value)  # abs: "-0" is 0
+
+
+# Words people write for an emotion, -> the tag they mean.
+_SYNONYMS = {
+    "happy": "joy", "happiness": "joy", "glad": "joy", "excited": "joy", "sad": "sadness",
+    "angry": "anger", "mad": "anger", "furious": "anger", "afraid": "fear", "scared": "fear",
+    "fearful": "fear", "surprised": "surprise", "shocked": "surprise",
+    "disgusted": "disgust", "calm": "neutral", "normal": "neutral", "none": "neutral",
+}
+
+
+def _suggest(name: str) -> str | None:
+    name = (name.split() or [""])[0]
+    if name in _SYNONYMS:
+        return _SYNONYMS[name]
+    close = difflib.get_close_matches(name, (*EMOTIONS, "pause"), n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def _parse_pause(raw: str, line: int, column: int) -> float:
+    raw = raw.removesuffix("s").rstrip() if re.fullmatch(_NUMBER + r"\s*s", raw) else raw
     if not re.fullmatch(_NUMBER, raw):
         raise ScriptError(f"pause length {raw!r} is not a number of seconds "
                           "(write [pause 0.8])", line, column)

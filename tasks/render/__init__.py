@@ -21,6 +21,7 @@ from core.settings import get_settings
 from core.storage import content_key, get_storage
 from models.domain import RenderSpec, Segment, VideoArtifact, VisemeTrack, VoiceTrack
 from tasks.artifacts import load_finished, save_finished
+from tasks.emotion.expression import face_table
 from tasks.lipsync import load_weights
 from tasks.policy import task_options
 from tasks.publish.notify import report_frames
@@ -92,7 +93,7 @@ async def render_video(segments: list[Segment], voice: VoiceTrack, visemes: Vise
     spans = emotion_spans(segments, voice)
     video_settings = settings.video.model_dump(exclude={"fps"})  # the spec carries fps
     key = content_key("render", RENDER_ENGINE_VERSION, visemes.key, voice.audio_key, spans,
-                      spec, video_settings)
+                      spec, video_settings, face_table())
     if (finished := load_finished(storage, key, VideoArtifact, logger)) is not None:
         return finished
     weights = load_weights(storage.get_bytes(visemes.key))

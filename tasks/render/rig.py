@@ -5,8 +5,9 @@ The rig knows nothing about pixels. It blends two tables of domain knowledge, re
 
 - :data:`VISEME_MOUTH`: the mouth shape of each Oculus viseme, blended by the per-frame
   viseme weights;
-- :data:`EMOTION_FACE`: the expression of each emotion at full intensity, scaled by the
-  span's intensity and smoothed over ~150 ms so that expressions ease in and out;
+- the expression of each emotion at the span's intensity, as ARKit blendshapes from
+  tasks/emotion/expression.py, drawn through :data:`BLENDSHAPE_PARAMS` and smoothed over
+  ~150 ms so that expressions ease in and out;
 
 and adds life: blinks at irregular 2–6 s intervals (seeded, so a render is reproducible)
 and a small, slow idle head motion that grows a little while the avatar speaks.
@@ -17,13 +18,14 @@ float32 arrays that a rasteriser (the stock face, later the photo warp) draws.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 
 from models.domain import EMOTIONS
+from tasks.emotion.expression import expression_for
 from tasks.lipsync.visemes import VISEMES
 
 EmotionSpan = tuple[float, float, str, float]
@@ -70,24 +72,31 @@ EXPRESSION_PARAMS: tuple[str, ...] = (
     "nose_wrinkle",       # wrinkles on the nose bridge, 0..1
 )
 
-# emotion -> expression parameters at intensity 1 (missing parameters are 0).
-EMOTION_FACE: dict[str, dict[str, float]] = {
-    "neutral": {},
-    "joy": {"smile": 0.95, "brow_raise": 0.20, "eye_squint": 0.40, "mouth_open": 0.05},
-    "sadness": {"mouth_corner_down": 0.75, "brow_inner_up": 0.85, "lid_droop": 0.45},
-    "anger": {
-        "brow_furrow": 0.95, "eye_squint": 0.35, "mouth_corner_down": 0.35, "lip_press": 0.45,
-    },
-    "fear": {
-        "brow_raise": 0.55, "brow_inner_up": 0.70, "eye_wide": 0.85, "mouth_stretch": 0.50,
-        "mouth_open": 0.12, "mouth_corner_down": 0.20,
-    },
-    "surprise": {"brow_raise": 1.00, "eye_wide": 0.95, "mouth_open": 0.30},
-    "disgust": {
-        "upper_lip_raise": 0.75, "brow_furrow": 0.55, "eye_squint": 0.45,
-        "mouth_corner_down": 0.45, "nose_wrinkle": 0.80,
-    },
+# The rig's expression parameter <- the ARKit blendshapes it draws (their mean).
+# What each emotion does to these blendshapes is tasks/emotion/expression.py.
+BLENDSHAPE_PARAMS: dict[str, tuple[str, ...]] = {
+    "smile": ("mouthSmileLeft", "mouthSmileRight"),
+    "mouth_corner_down": ("mouthFrownLeft", "mouthFrownRight"),
+    "mouth_open": ("jawOpen",),
+    "mouth_stretch": ("mouthStretchLeft", "mouthStretchRight"),
+    "lip_press": ("mouthPressLeft", "mouthPressRight"),
+    "upper_lip_raise": ("mouthUpperUpLeft", "mouthUpperUpRight"),
+    "brow_raise": ("browOuterUpLeft", "browOuterUpRight"),
+    "brow_inner_up": ("browInnerUp",),
+    "brow_furrow": ("browDownLeft", "browDownRight"),
+    "eye_wide": ("eyeWideLeft", "eyeWideRight"),
+    "eye_squint": ("eyeSquintLeft", "eyeSquintRight"),
+    "lid_droop": ("eyeBlinkLeft", "eyeBlinkRight"),
+    "nose_wrinkle": ("noseSneerLeft", "noseSneerRight"),
 }
+
+
+def expression_params(blendshapes: Mapping[str, float]) -> np.ndarray:
+    """ARKit blendshape weights -> the rig's :data:`EXPRESSION_PARAMS`, float32."""
+    return np.array([sum(blendshapes.get(name, 0.0) for name in names) / len(names)
+                     for names in (BLENDSHAPE_PARAMS[p] for p in EXPRESSION_PARAMS)],
+                    dtype=np.float32)
+
 
 POSE_CHANNELS: tuple[str, ...] = (
     *MOUTH_PARAMS,
@@ -215,7 +224,6 @@ def _table(rows: Sequence[str], cols: Sequence[str], data: dict[str, Any]) -> np
 
 
 _VISEME_MOUTH_M = _table(VISEMES, MOUTH_PARAMS, VISEME_MOUTH)           # (15, 4)
-_EMOTION_FACE_M = _table(EMOTIONS, EXPRESSION_PARAMS, EMOTION_FACE)     # (7, 13)
 _EXPR = {name: i for i, name in enumerate(EXPRESSION_PARAMS)}
 
 
@@ -246,7 +254,7 @@ def _expression_targets(
     n = t_s.shape[0]
     if not emotion_spans:
         return np.zeros((n, len(EXPRESSION_PARAMS)), dtype=np.float32)
-    starts, ends, emo_idx, intensity = [], [], [], []
+    starts, ends, rows = [], [], []
     for k, span in enumerate(emotion_spans):
         try:
             start_s, end_s, emotion, level = span
@@ -264,17 +272,16 @@ def _expression_targets(
             raise ValueError(f"emotion span {k}: end_s {end_s} is before start_s {start_s}")
         starts.append(float(start_s))
         ends.append(float(end_s))
-        emo_idx.append(EMOTIONS.index(emotion))
-        intensity.append(float(level))
+        rows.append(expression_params(expression_for(emotion, float(level)).face))
     order = np.argsort(starts, kind="stable")
     starts_a = np.asarray(starts)[order]
     ends_a = np.asarray(ends)[order]
-    rows = _EMOTION_FACE_M[np.asarray(emo_idx)[order]] * np.asarray(intensity)[order, None]
+    rows_a = np.stack(rows)[order]
     # The latest span that started at or before t covers t if t is before its end.
     idx = np.searchsorted(starts_a, t_s, side="right") - 1
     safe = np.clip(idx, 0, None)
     inside = (idx >= 0) & (t_s < ends_a[safe])
-    return np.where(inside[:, None], rows[safe], 0.0).astype(np.float32)
+    return np.where(inside[:, None], rows_a[safe], 0.0).astype(np.float32)
 
 
 def _blinks(n_frames: int, fps: int, rng: np.random.Generator) -> np.ndarray:

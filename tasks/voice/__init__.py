@@ -18,10 +18,11 @@ from core.settings import Settings, get_settings
 from core.storage import content_key, get_storage
 from models.domain import Segment, VoiceTrack
 from tasks.artifacts import load_finished, save_finished
+from tasks.emotion.expression import voice_table
 from tasks.policy import task_options
 from tasks.voice.speech import AssembledTrack, Utterance, assemble_track
 
-VOICE_ENGINE_VERSION = 1
+VOICE_ENGINE_VERSION = 2
 
 
 class VoiceProvider(Protocol):
@@ -59,7 +60,8 @@ async def synthesize_voice(segments: list[Segment]) -> VoiceTrack:
     logger = get_run_logger()
     provider = get_voice_provider()
     storage = get_storage()
-    key = content_key("voice", VOICE_ENGINE_VERSION, provider.voice_id, segments)
+    key = content_key("voice", VOICE_ENGINE_VERSION, provider.voice_id, segments,
+                      voice_table())
     if (finished := load_finished(storage, key, VoiceTrack, logger)) is not None:
         return finished
     with tempfile.TemporaryDirectory(prefix="aura-voice-") as tmp:

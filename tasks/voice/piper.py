@@ -19,7 +19,8 @@ from piper.voice import PhonemeAlignment
 
 from core.errors import ConfigError
 from models.domain import Phone, Segment, Word
-from tasks.voice.prosody import prosody_for
+from tasks.emotion.expression import expression_for
+from tasks.voice.pitch import pitch_ratio, raise_pitch
 from tasks.voice.speech import Utterance
 
 BOS, EOS, WORD_BREAK = "^", "$", " "
@@ -60,10 +61,14 @@ class PiperTTS:
         return _load_voice(str(self.model_path), str(self.config_path))
 
     def speak(self, segment: Segment) -> Utterance:
-        """Speak one speech segment with the prosody of its emotion."""
-        prosody = prosody_for(segment.emotion, segment.intensity)
-        config = SynthesisConfig(length_scale=prosody.length_scale, volume=prosody.volume,
-                                 noise_w_scale=prosody.noise_w)
+        """Speak one speech segment with the prosody of its emotion.
+
+        Pitch is set by speaking slower and resampling (tasks/voice/pitch.py).
+        """
+        prosody = expression_for(segment.emotion, segment.intensity).voice
+        ratio = pitch_ratio(prosody.pitch_semitones)
+        config = SynthesisConfig(length_scale=prosody.length_scale * ratio,
+                                 volume=prosody.volume, noise_w_scale=prosody.noise_w)
         rate = self.sample_rate_hz
         pieces: list[np.ndarray] = []
         phones: list[Phone] = []
@@ -77,6 +82,7 @@ class PiperTTS:
             pieces.append(samples)
             offset += len(samples)
         audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+        audio, phones = raise_pitch(audio, phones, ratio)
         words = _words_from_phones(phones, segment.text)
         return Utterance(samples=audio, sample_rate_hz=rate, phones=phones, words=words,
                          gap_after_s=prosody.sentence_gap_s)

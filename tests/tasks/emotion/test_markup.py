@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import ScriptError
-from tasks.emotion.markup import parse_script, split_sentences
+from tasks.emotion.markup import MAX_SCRIPT_CHARS, parse_script, split_sentences
 
 
 def test_a_tag_sets_the_emotion_until_the_next_tag():
@@ -54,6 +54,11 @@ def test_sentences_split_at_end_punctuation():
     ("Hi. [pause soon]", "pause length 'soon' is not a number of seconds", 1, 5),
     ("Hi [joy there.", "an unclosed '['", 1, 4),
     ("Hi ] there.", "a ']' without '['", 1, 4),
+    ("Hi [there [joy] you.", "an unclosed '['", 1, 4),
+    ("One.\nHi ] there [joy] you.", "a ']' without '['", 2, 4),
+    ("[happy] Hi.", "did you mean [joy]?", 1, 1),
+    ("[sadnes:0.5] Hi.", "did you mean [sadness]?", 1, 1),
+    ("[paus 1] Hi.", "did you mean [pause]?", 1, 1),
 ])
 def test_errors_name_the_problem_its_line_and_column(script, message, line, column):
     with pytest.raises(ScriptError) as caught:
@@ -69,6 +74,14 @@ def test_a_script_with_nothing_to_say_is_refused(script):
         parse_script(script)
 
 
-def test_a_huge_script_is_refused_before_parsing():
-    with pytest.raises(ScriptError, match="characters long"):
-        parse_script("Hi. " * 60_000)
+def test_a_script_over_100000_characters_is_refused_before_parsing():
+    assert MAX_SCRIPT_CHARS == 100_000
+    longest = ("Hi there. " * 10_000)[:MAX_SCRIPT_CHARS]
+    assert len(parse_script(longest)) == 10_000
+    with pytest.raises(ScriptError, match="is 100,001 characters long; the limit is 100,000"):
+        parse_script(longest + "!")
+
+
+def test_pause_lengths_may_carry_a_unit():
+    assert [s.pause_s for s in parse_script("A. [pause 0.5s] B. [pause 2 s] C.")
+            if s.kind == "pause"] == [0.5, 2.0]

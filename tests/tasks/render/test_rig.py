@@ -8,14 +8,16 @@ import numpy as np
 import pytest
 
 from models.domain import EMOTIONS
+from tasks.emotion.expression import BLENDSHAPES, INTENSITY_EXPONENT, expression_for
 from tasks.lipsync.visemes import VISEMES
 from tasks.render.rig import (
-    EMOTION_FACE,
+    BLENDSHAPE_PARAMS,
     EXPRESSION_PARAMS,
     POSE_CHANNELS,
     VISEME_MOUTH,
     PoseTrack,
     build_pose_track,
+    expression_params,
 )
 
 FPS = 30
@@ -35,10 +37,19 @@ def test_tables_cover_every_viseme_and_emotion_with_values_in_range():
     assert set(VISEME_MOUTH) == set(VISEMES)
     for name, (jaw, width, rnd, pressed) in VISEME_MOUTH.items():
         assert 0 <= jaw <= 1 and -1 <= width <= 1 and 0 <= rnd <= 1 and 0 <= pressed <= 1, name
-    assert set(EMOTION_FACE) == set(EMOTIONS)
-    for emotion, params in EMOTION_FACE.items():
-        assert set(params) <= set(EXPRESSION_PARAMS), emotion
-        assert all(0 <= v <= 1 for v in params.values()), emotion
+    assert set(BLENDSHAPE_PARAMS) == set(EXPRESSION_PARAMS)
+    for names in BLENDSHAPE_PARAMS.values():
+        assert set(names) <= set(BLENDSHAPES), names
+
+
+def test_every_blendshape_an_expression_uses_is_drawn_by_the_rig():
+    drawn = {name for names in BLENDSHAPE_PARAMS.values() for name in names}
+    for emotion in EMOTIONS:
+        face = expression_for(emotion, 1.0).face
+        assert set(face) <= drawn, emotion
+        params = expression_params(face)
+        assert params.shape == (len(EXPRESSION_PARAMS),) and (0 <= params).all(), emotion
+        assert (params > 0).any() == (emotion != "neutral"), emotion
 
 
 def test_track_has_one_float32_value_per_frame_for_every_channel():
@@ -124,7 +135,8 @@ def test_joy_smiles_and_sadness_turns_corners_down_and_brows_up():
 def test_intensity_scales_the_expression():
     full = build_pose_track(silence(2.0), [(0.0, 2.0, "anger", 1.0)], FPS)
     half = build_pose_track(silence(2.0), [(0.0, 2.0, "anger", 0.5)], FPS)
-    assert half.brow_furrow[30] == pytest.approx(full.brow_furrow[30] / 2, rel=1e-5)
+    assert half.brow_furrow[30] == pytest.approx(
+        full.brow_furrow[30] * 0.5 ** INTENSITY_EXPONENT, rel=1e-3)
 
 
 def test_frames_outside_every_span_are_neutral():

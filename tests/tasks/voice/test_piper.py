@@ -34,6 +34,33 @@ def test_sad_speech_is_slower_and_quieter_than_angry_speech():
     assert np.sqrt(np.mean(sad.samples ** 2)) < np.sqrt(np.mean(angry.samples ** 2))
 
 
+def median_f0_hz(samples: np.ndarray, rate_hz: int) -> float:
+    """Median pitch of the voiced 40 ms frames, by autocorrelation (70-400 Hz)."""
+    frame = int(0.04 * rate_hz)
+    lags = np.arange(rate_hz // 400, rate_hz // 70)
+    loud = np.sqrt(np.mean(samples ** 2))
+    estimates = []
+    for start in range(0, samples.size - frame, frame):
+        x = samples[start:start + frame] - samples[start:start + frame].mean()
+        if np.sqrt(np.mean(x ** 2)) < 0.5 * loud:
+            continue
+        corr = np.array([np.dot(x[:-lag], x[lag:]) for lag in lags])
+        if corr.max() > 0.3 * np.dot(x, x):
+            estimates.append(rate_hz / lags[np.argmax(corr)])
+    return float(np.median(estimates))
+
+
+def test_joyful_speech_is_higher_than_sad_speech_and_its_timings_still_match():
+    text = "We are going to the lake on Saturday morning."
+    joy = PiperTTS().speak(Segment(text=text, emotion="joy"))
+    sad = PiperTTS().speak(Segment(text=text, emotion="sadness"))
+    # joy is +1.5 semitones and sadness -1.5: three semitones, a ratio of about 1.19.
+    assert median_f0_hz(joy.samples, joy.sample_rate_hz) > 1.08 * median_f0_hz(
+        sad.samples, sad.sample_rate_hz)
+    for spoken in (joy, sad):
+        assert spoken.phones[-1].end_s == pytest.approx(spoken.duration_s, abs=2e-3)
+
+
 def test_a_track_lays_sentences_and_pauses_end_to_end(tmp_path: Path):
     segments = [Segment(text="One.", emotion="neutral"), Segment(kind="pause", pause_s=0.5),
                 Segment(text="Two.", emotion="joy")]
@@ -41,7 +68,7 @@ def test_a_track_lays_sentences_and_pauses_end_to_end(tmp_path: Path):
     audio, rate = sf.read(tmp_path / "voice.wav")
     assert rate == 22_050 and len(audio) / rate == track.duration_s
     one, pause, two = track.spans
-    assert pause.end_s - pause.start_s == 0.5
+    assert pause.end_s - pause.start_s == pytest.approx(0.5, abs=1e-9)
     assert one.end_s == pause.start_s and pause.end_s == two.start_s
     silence = audio[int(pause.start_s * rate): int(pause.end_s * rate)]
     assert np.abs(silence).max() == 0.0
