@@ -28,6 +28,7 @@ lint: install
 	$(BIN)/ruff check .
 
 bench: install
+	$(BIN)/python bench/emotion.py
 	$(BIN)/python bench/render.py
 
 serve: install

@@ -1,6 +1,7 @@
 """The `aura` command line: the same flows as the API, run in this process.
 
     aura render SCRIPT [-o OUT.mp4] [--aspect 9:16|16:9|1:1] [--resolution 720p|1080p] [--json]
+    aura analyze SCRIPT [--json]
 
 Errors a person can cause (missing file, empty script, bad option) end with one line on
 stderr and a non-zero exit code: 2 for a wrong command line, 1 for everything else.
@@ -41,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help='print one JSON object: {"video", "duration_s", "job_id"}')
     render.add_argument("-v", "--verbose", action="store_true",
                         help="show Prefect's logs on the terminal")
+    analyze = commands.add_parser(
+        "analyze", help="show the emotion of every sentence (AURA_EMOTION picks the provider)")
+    analyze.add_argument("script", type=Path, help="script file (AuraStudio markup)")
+    analyze.add_argument("--json", action="store_true",
+                         help='print a JSON list of {"text", "emotion", "intensity", "source"}')
     return parser
 
 
@@ -53,6 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.command == "render":
             render_command(args)
+        elif args.command == "analyze":
+            analyze_command(args)
     except (AuraError, OSError) as exc:
         _fail(_plain(exc))
     except KeyboardInterrupt:
@@ -106,6 +114,33 @@ def render_command(args: argparse.Namespace) -> None:
         print(json.dumps(result))
     else:
         print(f"{result['video']} ({result['duration_s']:.2f} s, job {result['job_id']})")
+
+
+def analyze_command(args: argparse.Namespace) -> None:
+    from tasks.emotion import analyze_script
+
+    sentences = analyze_script(read_script(args.script))
+    if args.json:
+        print(json.dumps([s.model_dump(include={"text", "emotion", "intensity", "source"})
+                          for s in sentences], ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{args.script} — {len(sentences)} sentences", title_justify="left")
+    table.add_column("line", justify="right", style="dim")
+    table.add_column("emotion")
+    table.add_column("intensity", justify="right")
+    table.add_column("source")
+    table.add_column("text", overflow="fold")
+    for s in sentences:
+        table.add_row(str(s.line), f"[{EMOTION_STYLES[s.emotion]}]{s.emotion}[/]",
+                      f"{s.intensity:.2f}", s.source, s.text)
+    Console().print(table)
+
+
+EMOTION_STYLES = {"neutral": "white", "joy": "yellow", "sadness": "blue", "anger": "red",
+                  "fear": "magenta", "surprise": "cyan", "disgust": "green"}
 
 
 def _quiet_prefect_console(*, verbose: bool, quiet: bool) -> None:

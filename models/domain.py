@@ -36,6 +36,20 @@ class Segment(_Frozen):
     line: int = 0
 
 
+class AnalyzedSentence(_Frozen):
+    """One sentence of a script with its emotion, as reported to people.
+
+    ``source`` is ``"tag"`` when the script's markup set the emotion and ``"auto"`` when
+    the emotion provider chose it.
+    """
+
+    text: str
+    emotion: Emotion
+    intensity: float = Field(ge=0.0, le=1.0)
+    source: Literal["tag", "auto"]
+    line: int = 0
+
+
 class Artifact(_Frozen):
     """Output of a step, stored under a content-addressed key.
 

@@ -86,3 +86,39 @@ def test_render_json_prints_one_object_and_writes_the_video(workdir):
     assert (facts.width, facts.height) == (1280, 720)
     assert facts.video_duration_s == pytest.approx(answer["duration_s"], abs=0.05)
     assert not list(video.parent.glob(".*.part"))
+
+
+ANALYZE_SCRIPT = ("# a demo\nUgh, the fridge smells of rotten fish. The meeting starts at nine.\n"
+                  "[joy:0.8] What a wonderful day!\n")
+
+
+def test_analyze_json_lists_every_sentence_with_its_emotion_and_source(workdir):
+    (workdir / "s.txt").write_text(ANALYZE_SCRIPT)
+    result = run_aura("analyze", "s.txt", "--json", home=workdir / "home", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        {"text": "Ugh, the fridge smells of rotten fish.", "emotion": "disgust",
+         "intensity": pytest.approx(0.75, abs=0.25), "source": "auto"},
+        {"text": "The meeting starts at nine.", "emotion": "neutral", "intensity": 1.0,
+         "source": "auto"},
+        {"text": "What a wonderful day!", "emotion": "joy", "intensity": 0.8, "source": "tag"},
+    ]
+
+
+def test_analyze_prints_a_readable_table(workdir):
+    (workdir / "s.txt").write_text(ANALYZE_SCRIPT)
+    result = run_aura("analyze", "s.txt", home=workdir / "home", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if "│" in line and "line" not in line]
+    assert len(rows) == 3
+    assert "disgust" in rows[0] and "auto" in rows[0]
+    assert "neutral" in rows[1] and "The meeting starts at nine." in rows[1]
+    assert "joy" in rows[2] and "0.80" in rows[2] and "tag" in rows[2]
+
+
+def test_analyze_reports_a_markup_error_with_its_line_and_column(workdir):
+    (workdir / "s.txt").write_text("Fine.\n  [joy:2] Too much.\n")
+    result = run_aura("analyze", "s.txt", home=workdir / "home", cwd=workdir)
+    assert result.returncode == 1
+    assert error_line(result) == ("aura: error: s.txt: line 2, column 3: intensity 2 in "
+                                  "[joy:2] is outside 0..1")
