@@ -15,4 +15,5 @@ os.environ["AURA_RETRY__JITTER_FACTOR"] = "0"
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
-pytest_plugins = ["tests.support.s3", "tests.support.databases", "tests.support.aura"]
+pytest_plugins = ["tests.support.s3", "tests.support.databases", "tests.support.aura",
+                  "tests.support.openai"]

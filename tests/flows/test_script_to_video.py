@@ -17,6 +17,7 @@ from models import jobs
 from models.domain import RenderSpec
 from models.schema import upgrade_database
 from tests.support.media import probe_mp4
+from tests.support.openai import answering, api_error
 from tests.support.s3 import (
     TEST_ACCESS_KEY_ID,
     TEST_REGION,
@@ -160,3 +161,22 @@ async def test_a_bad_script_fails_the_job_with_a_plain_message(configure):
         job = await jobs.get_job(session, job_id)
     assert job.status == "failed"
     assert job.error.startswith("line 1, column 1: unknown tag [happy]")
+
+
+async def test_gpt4o_tags_the_script_and_a_rate_limit_is_retried_by_prefect(configure,
+                                                                           openai_loopback):
+    await ready(configure, EMOTION="openai", OPENAI__API_KEY="sk-test-flow",
+                OPENAI__BASE_URL=f"http://127.0.0.1:{openai_loopback.server_port}/v1")
+    answer = answering(lambda text: ("surprise", 0.7))
+    replies = iter([api_error(429, "Rate limit reached", "requests", "rate_limit_exceeded")])
+    openai_loopback.reply = lambda request: next(replies, None) or answer(request)
+    job_id = await create_export_job(RenderSpec())
+
+    result = await script_to_video("Hello there. [pause 0.2] Look at this!", job_id=job_id)
+
+    async with session_scope() as session:
+        job = await jobs.get_job(session, job_id)
+    tagging = await task_runs_of(job.flow_run_id, "tag_emotions")
+    assert [run.run_count for run in tagging] == [2]
+    assert len(openai_loopback.requests) == 2
+    assert job.status == "completed" and result.duration_s > 1.0

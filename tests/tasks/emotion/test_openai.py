@@ -2,12 +2,12 @@
 
 The stand-in answers at the HTTP level (respx). The SDK sends through ``httpx2`` by
 default, which respx does not patch, so the tagger is given a plain ``httpx.Client``: the
-same seam a proxy setup would use. Nothing of ours and nothing of the SDK is mocked.
+same seam a proxy setup would use. Nothing of ours and nothing of the SDK is mocked. The
+last tests use a real loopback server instead, through the SDK's own transport.
 """
 
 from __future__ import annotations
 
-import json
 import re
 
 import httpx
@@ -17,71 +17,17 @@ import respx
 from core.errors import ConfigError, PermanentError, TransientError, is_transient
 from core.settings import OpenAISettings, Settings
 from models.domain import EMOTIONS, Segment
+from tasks.emotion import analyze_script, get_emotion_provider
+from tasks.emotion.markup import parse_script
 from tasks.emotion.openai import BATCH_SIZE, LABEL_HINTS, OpenAITagger
+from tests.support.openai import answering, api_error, completion, items_reply, numbered, sent
 
 API = "https://api.openai.test/v1"
 KEY = "sk-test-aura-0123456789abcdef"
-_NUMBERED = re.compile(r"^\[(\d+)\] (.*)$", re.MULTILINE)
 
 
 def settings(**openai: object) -> Settings:
     return Settings(openai=OpenAISettings(**{"api_key": KEY, "base_url": API, **openai}))
-
-
-def sent(request: httpx.Request) -> dict:
-    return json.loads(request.content)
-
-
-def numbered(request: httpx.Request) -> dict[int, str]:
-    """The sentences a request asks to tag, by id."""
-    user = sent(request)["messages"][-1]["content"]
-    return {int(n): text for n, text in _NUMBERED.findall(user)}
-
-
-def completion(content: str | None, *, refusal: str | None = None,
-               finish_reason: str = "stop") -> httpx.Response:
-    """A chat.completion as the API returns it."""
-    return httpx.Response(200, json={
-        "id": "chatcmpl-AuraTest0001",
-        "object": "chat.completion",
-        "created": 1_760_000_000,
-        "model": "gpt-4o-2024-08-06",
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": content, "refusal": refusal,
-                        "annotations": []},
-            "logprobs": None,
-            "finish_reason": finish_reason,
-        }],
-        "usage": {"prompt_tokens": 412, "completion_tokens": 57, "total_tokens": 469,
-                  "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                  "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                                "accepted_prediction_tokens": 0,
-                                                "rejected_prediction_tokens": 0}},
-        "service_tier": "default",
-        "system_fingerprint": "fp_aura_test",
-    })
-
-
-def items_reply(items: list[dict]) -> httpx.Response:
-    return completion(json.dumps({"items": items}))
-
-
-def answering(emotion_of=lambda text: ("neutral", 1.0)):
-    """A stand-in that tags every numbered sentence of each request with ``emotion_of``."""
-    def reply(request: httpx.Request) -> httpx.Response:
-        items = []
-        for n, text in numbered(request).items():
-            emotion, intensity = emotion_of(text)
-            items.append({"id": n, "emotion": emotion, "intensity": intensity})
-        return items_reply(items)
-    return reply
-
-
-def api_error(status: int, message: str, type_: str, code: str | None = None) -> httpx.Response:
-    return httpx.Response(status, headers={"x-request-id": "req_aura_test"},
-                          json={"error": {"message": message, "type": type_, "param": None,
-                                          "code": code}})
 
 
 @pytest.fixture
@@ -368,3 +314,30 @@ def test_a_refusal_is_permanent(api, tagger):
 
     assert not is_transient(caught.value)
 
+
+
+def test_the_sdks_own_transport_reaches_a_loopback_stand_in(openai_loopback):
+    # No http_client: the request goes through the SDK's default transport, as in
+    # production, to a real socket.
+    openai_loopback.reply = answering(
+        lambda text: ("joy", 0.9) if "party" in text else ("fear", 0.6))
+    tagger = get_emotion_provider(Settings(
+        emotion="openai", openai=OpenAISettings(
+            api_key=KEY, base_url=f"http://127.0.0.1:{openai_loopback.server_port}/v1")))
+    sentences = analyze_script("What a party! [pause 0.3] Something moved in the dark.\n"
+                               "[sadness:0.5] I miss them.", tagger)
+    assert [(s.emotion, s.intensity, s.source) for s in sentences] == [
+        ("joy", 0.9, "auto"), ("fear", 0.6, "auto"), ("sadness", 0.5, "tag")]
+    (request,) = openai_loopback.requests
+    assert request.url.path == "/v1/chat/completions"
+    assert request.headers["authorization"] == f"Bearer {KEY}"
+
+
+def test_a_rate_limit_from_the_loopback_stand_in_is_worth_a_retry(openai_loopback):
+    openai_loopback.reply = lambda request: api_error(429, "Rate limit reached", "requests",
+                                               "rate_limit_exceeded")
+    tagger = OpenAITagger(api_key=KEY, base_url=f"http://127.0.0.1:{openai_loopback.server_port}/v1")
+    with pytest.raises(TransientError) as caught:
+        tagger.tag(parse_script("Is anyone there?"))
+    assert is_transient(caught.value) and caught.value.status_code == 429
+    assert len(openai_loopback.requests) == 1  # the SDK's own retries are off

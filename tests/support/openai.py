@@ -1,0 +1,106 @@
+"""A stand-in for OpenAI's Chat Completions API: replies as the API does, and a loopback
+server that serves them on a real socket (fixture ``openai_loopback``)."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import re
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+_NUMBERED = re.compile(r"^\[(\d+)\] (.*)$", re.MULTILINE)
+
+
+def sent(request: httpx.Request) -> dict:
+    return json.loads(request.content)
+
+
+def numbered(request: httpx.Request) -> dict[int, str]:
+    """The sentences a request asks to tag, by id."""
+    user = sent(request)["messages"][-1]["content"]
+    return {int(n): text for n, text in _NUMBERED.findall(user)}
+
+
+def completion(content: str | None, *, refusal: str | None = None,
+               finish_reason: str = "stop") -> httpx.Response:
+    """A chat.completion as the API returns it."""
+    return httpx.Response(200, json={
+        "id": "chatcmpl-AuraTest0001",
+        "object": "chat.completion",
+        "created": 1_760_000_000,
+        "model": "gpt-4o-2024-08-06",
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": content, "refusal": refusal,
+                        "annotations": []},
+            "logprobs": None,
+            "finish_reason": finish_reason,
+        }],
+        "usage": {"prompt_tokens": 412, "completion_tokens": 57, "total_tokens": 469,
+                  "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                  "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                                "accepted_prediction_tokens": 0,
+                                                "rejected_prediction_tokens": 0}},
+        "service_tier": "default",
+        "system_fingerprint": "fp_aura_test",
+    })
+
+
+def items_reply(items: list[dict]) -> httpx.Response:
+    return completion(json.dumps({"items": items}))
+
+
+def answering(emotion_of=lambda text: ("neutral", 1.0)):
+    """A stand-in that tags every numbered sentence of each request with ``emotion_of``."""
+    def reply(request: httpx.Request) -> httpx.Response:
+        items = []
+        for n, text in numbered(request).items():
+            emotion, intensity = emotion_of(text)
+            items.append({"id": n, "emotion": emotion, "intensity": intensity})
+        return items_reply(items)
+    return reply
+
+
+def api_error(status: int, message: str, type_: str, code: str | None = None) -> httpx.Response:
+    return httpx.Response(status, headers={"x-request-id": "req_aura_test"},
+                          json={"error": {"message": message, "type": type_, "param": None,
+                                          "code": code}})
+
+
+class _StandIn(http.server.BaseHTTPRequestHandler):
+    """OpenAI's chat endpoint on a loopback port: answers with ``self.server.reply``."""
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        request = httpx.Request("POST", f"http://stand-in{self.path}", content=body,
+                                headers=dict(self.headers))
+        self.server.requests.append(request)
+        response = self.server.reply(request)
+        self.send_response(response.status_code)
+        for name in ("content-type", "x-request-id"):
+            if name in response.headers:
+                self.send_header(name, response.headers[name])
+        self.send_header("Content-Length", str(len(response.content)))
+        self.end_headers()
+        self.wfile.write(response.content)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def openai_loopback() -> Iterator[http.server.ThreadingHTTPServer]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StandIn)
+    server.requests = []  # type: ignore[attr-defined]
+    server.reply = answering()  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
