@@ -6,11 +6,12 @@ from __future__ import annotations
 import http.server
 import json
 import re
-import threading
 from collections.abc import Iterator
 
 import httpx
 import pytest
+
+from tests.support.loopback import serve
 
 _NUMBERED = re.compile(r"^\[(\d+)\] (.*)$", re.MULTILINE)
 
@@ -71,36 +72,9 @@ def api_error(status: int, message: str, type_: str, code: str | None = None) ->
                                           "code": code}})
 
 
-class _StandIn(http.server.BaseHTTPRequestHandler):
-    """OpenAI's chat endpoint on a loopback port: answers with ``self.server.reply``."""
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        request = httpx.Request("POST", f"http://stand-in{self.path}", content=body,
-                                headers=dict(self.headers))
-        self.server.requests.append(request)
-        response = self.server.reply(request)
-        self.send_response(response.status_code)
-        for name in ("content-type", "x-request-id"):
-            if name in response.headers:
-                self.send_header(name, response.headers[name])
-        self.send_header("Content-Length", str(len(response.content)))
-        self.end_headers()
-        self.wfile.write(response.content)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def openai_loopback() -> Iterator[http.server.ThreadingHTTPServer]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StandIn)
-    server.requests = []  # type: ignore[attr-defined]
-    server.reply = answering()  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    """OpenAI's chat endpoint on a loopback socket; tags every sentence neutral until a
+    test sets ``openai_loopback.reply``."""
+    with serve(answering()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
