@@ -29,6 +29,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/emotion.py
+	$(BIN)/python bench/voice.py
 	$(BIN)/python bench/render.py
 
 serve: install

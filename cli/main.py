@@ -2,6 +2,11 @@
 
     aura render SCRIPT [-o OUT.mp4] [--aspect 9:16|16:9|1:1] [--resolution 720p|1080p] [--json]
     aura analyze SCRIPT [--json]
+    aura fx IN -o OUT.wav [--preset NAME] [--pitch N] [--formant R] [--tempo R] [--json]
+    aura voices [--json]
+
+``aura render --voice`` takes a voice from the catalogue (``aura voices``) or an audio file:
+the person's own recording, spoken instead of TTS.
 
 Errors a person can cause (missing file, empty script, bad option) end with one line on
 stderr and a non-zero exit code: 2 for a wrong command line, 1 for everything else.
@@ -40,8 +45,30 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--resolution", choices=RESOLUTIONS, default="720p")
     render.add_argument("--json", action="store_true",
                         help='print one JSON object: {"video", "duration_s", "job_id"}')
+    render.add_argument("--voice", metavar="NAME|RECORDING",
+                        help="a voice from 'aura voices', or an audio file of your own "
+                             "recording to use instead of TTS")
+    render.add_argument("--effect", metavar="PRESET",
+                        help="a trickster preset applied to the voice (see 'aura voices')")
     render.add_argument("-v", "--verbose", action="store_true",
                         help="show Prefect's logs on the terminal")
+    fx = commands.add_parser("fx", help="bend a recording with trickster voice effects")
+    fx.add_argument("input", type=Path, help="audio file (WAV, MP3, M4A, OGG, WebM, FLAC)")
+    fx.add_argument("-o", "--output", type=Path, required=True, help="where to write the WAV")
+    fx.add_argument("--preset", help="a trickster preset (see 'aura voices')")
+    fx.add_argument("--pitch", type=float, metavar="SEMITONES",
+                    help="pitch shift in semitones, -24..24")
+    fx.add_argument("--formant", type=float, metavar="RATIO",
+                    help="formant shift ratio, 0.5..2.0 (above 1: smaller, brighter)")
+    fx.add_argument("--tempo", type=float, metavar="RATIO",
+                    help="speed ratio, 0.5..2.0 (above 1: faster), pitch unchanged")
+    fx.add_argument("--json", action="store_true",
+                    help='print one JSON object: {"output", "duration_s", "params"}')
+    fx.add_argument("-v", "--verbose", action="store_true",
+                    help="show Prefect's logs on the terminal")
+    voices = commands.add_parser("voices", help="list the voices and trickster presets")
+    voices.add_argument("--json", action="store_true",
+                        help='print {"voices": [...], "presets": [...]}')
     analyze = commands.add_parser(
         "analyze", help="show the emotion of every sentence (AURA_EMOTION picks the provider)")
     analyze.add_argument("script", type=Path, help="script file (AuraStudio markup)")
@@ -55,12 +82,17 @@ def main(argv: list[str] | None = None) -> None:
     show_bars = not getattr(args, "json", False) and sys.stderr.isatty()
     # Before anything imports Prefect, which reads its logging settings once.
     _quiet_prefect_console(verbose=getattr(args, "verbose", False),
-                           quiet=getattr(args, "json", False) or show_bars)
+                           quiet=getattr(args, "json", False) or show_bars
+                           or args.command != "render")
     try:
         if args.command == "render":
             render_command(args)
         elif args.command == "analyze":
             analyze_command(args)
+        elif args.command == "fx":
+            fx_command(args)
+        elif args.command == "voices":
+            asyncio.run(_voices(as_json=args.json))
     except (AuraError, OSError) as exc:
         _fail(_plain(exc))
     except KeyboardInterrupt:
@@ -108,12 +140,119 @@ def render_command(args: argparse.Namespace) -> None:
 
     spec = RenderSpec(aspect=args.aspect, resolution=args.resolution,
                       fps=get_settings().video.fps)
+    recording = _recording_path(args.voice)
+    if recording is not None:
+        from tasks.voice.recording import load_recording
+
+        load_recording(recording)  # refuse a bad file before any work starts
     show_bars = not args.json and sys.stderr.isatty()
-    result = asyncio.run(_render(text, spec, output, show_bars=show_bars))
+    result = asyncio.run(_render(text, spec, output, show_bars=show_bars, voice=args.voice,
+                                 recording=recording, effect=args.effect))
     if args.json:
         print(json.dumps(result))
     else:
         print(f"{result['video']} ({result['duration_s']:.2f} s, job {result['job_id']})")
+
+
+AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".webm",
+                            ".flac", ".mp4"})
+RECORDING_PREFIX = "recording:"
+
+
+def _recording_path(voice: str | None) -> Path | None:
+    """The file ``--voice`` names, when it names a file rather than a catalogue voice."""
+    if not voice:
+        return None
+    path = Path(voice)
+    if path.suffix.lower() in AUDIO_SUFFIXES or path.exists() or "/" in voice:
+        if not path.is_file():
+            raise InputError(f"recording '{voice}' does not exist")
+        return path
+    return None
+
+
+def _upload(path: Path) -> str:
+    """Put a local file into storage under a key named by its content; returns the key."""
+    from core.storage import content_key, get_storage
+    from tasks.voice.recording import file_digest
+
+    key = content_key("uploads", file_digest(path), suffix=path.suffix.lower())
+    storage = get_storage()
+    if not storage.exists(key):
+        storage.put_file(key, path, "application/octet-stream")
+    return key
+
+
+def fx_command(args: argparse.Namespace) -> None:
+    from tasks.voice.recording import load_recording
+    from tasks.voice.trickster import make_params
+
+    if args.output.suffix.lower() != ".wav":
+        raise InputError(f"output '{args.output}' must end in .wav")
+    if args.output.exists() and args.output.is_dir():
+        raise InputError(f"output '{args.output}' is a folder")
+    explicit = {"pitch_semitones": args.pitch, "formant_ratio": args.formant,
+                "tempo_ratio": args.tempo}
+    make_params(**{k: v for k, v in explicit.items() if v is not None})  # range check
+    if not args.input.is_file():
+        raise InputError(f"recording '{args.input}' does not exist")
+    load_recording(args.input)  # refuse a bad file before any work starts
+    result = asyncio.run(_fx(args.input, args.output, args.preset, explicit))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        effect = result["params"] or "no effect"
+        print(f"{result['output']} ({result['duration_s']:.2f} s, {effect})")
+
+
+async def _fx(source: Path, output: Path, preset: str | None,
+              explicit: dict[str, float | None]) -> dict[str, Any]:
+    from core.db import dispose_engines
+    from core.storage import get_storage
+    from flows.trickster import trickster
+    from models.schema import upgrade_database
+
+    try:
+        await upgrade_database()
+        key = await asyncio.to_thread(_upload, source)
+        result = await trickster(key, preset, **explicit)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        partial = output.with_name(f".{output.name}.part")
+        await asyncio.to_thread(get_storage().download, result.key, partial)
+        partial.replace(output)
+    finally:
+        await dispose_engines()
+    return {"output": str(output), "duration_s": round(result.duration_s, 3),
+            "params": result.params}
+
+
+async def _voices(*, as_json: bool) -> None:
+    from core.db import dispose_engines, session_scope
+    from models.effects import list_effects, sync_stock_library
+    from models.schema import upgrade_database
+    from tasks.voice.catalogue import stock_library
+
+    try:
+        await upgrade_database()
+        async with session_scope() as session:
+            await sync_stock_library(session, stock_library())
+            voices = [{"name": row.name, **row.params}
+                      for row in await list_effects(session, "voice")]
+            presets = [{"name": row.name, "params": row.params}
+                       for row in await list_effects(session, "trickster")]
+    finally:
+        await dispose_engines()
+    if as_json:
+        print(json.dumps({"voices": voices, "presets": presets}, indent=2))
+        return
+    print("Voices (aura render --voice NAME, or --voice YOUR_RECORDING.wav):")
+    for v in voices:
+        effect = f" + {v['effect']}" if v.get("effect") else ""
+        print(f"  {v['name']:<14} {v['tts']}{effect}: {v.get('description', '')}")
+    print("Trickster presets (aura fx --preset NAME, aura render --effect NAME):")
+    for p in presets:
+        params = ", ".join(f"{k}={v}" for k, v in p["params"].items())
+        print(f"  {p['name']:<14} {params}")
 
 
 def analyze_command(args: argparse.Namespace) -> None:
@@ -151,24 +290,32 @@ def _quiet_prefect_console(*, verbose: bool, quiet: bool) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     if quiet and not verbose:
-        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
-        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "WARNING")
-        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "WARNING")
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "CRITICAL")
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "CRITICAL")
 
 
-async def _render(script: str, spec: RenderSpec, output: Path, *, show_bars: bool
-                  ) -> dict[str, Any]:
+async def _render(script: str, spec: RenderSpec, output: Path, *, show_bars: bool,
+                  voice: str | None = None, recording: Path | None = None,
+                  effect: str | None = None) -> dict[str, Any]:
     from cli.progress import StepProgress
-    from core.db import dispose_engines
+    from core.db import dispose_engines, session_scope
     from core.storage import get_storage
     from flows.script_to_video import create_export_job, script_to_video
     from models.schema import upgrade_database
+    from tasks.voice.catalogue import choose_voice
 
     try:
         await upgrade_database()
+        if recording is not None:
+            voice = RECORDING_PREFIX + await asyncio.to_thread(_upload, recording)
+        if voice or effect:  # an unknown name is refused before a job is made
+            async with session_scope() as session:
+                await choose_voice(session, voice, effect)
         job_id = await create_export_job(spec)
         with StepProgress(job_id, enabled=show_bars):
-            result = await script_to_video(script, spec, job_id=job_id)
+            result = await script_to_video(script, spec, job_id=job_id, voice=voice,
+                                           effect=effect)
         output.parent.mkdir(parents=True, exist_ok=True)
         partial = output.with_name(f".{output.name}.part")
         await asyncio.to_thread(get_storage().download, result.video.key, partial)

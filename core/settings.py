@@ -88,6 +88,8 @@ class Settings(BaseSettings):
 
     emotion: EmotionProvider = "lexicon"
     tts: TtsProvider = "piper"
+    voice: str | None = None
+    """Default voice from the catalogue (tasks/voice/catalogue.py); none: AURA_TTS's own."""
     lipsync: LipsyncProvider = "phonemes"
     render: RenderProvider = "local"
     storage: StorageProvider = "local"

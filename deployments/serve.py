@@ -14,11 +14,13 @@ import asyncio
 from prefect import serve
 
 from flows.script_to_video import script_to_video
+from flows.trickster import trickster
 from models.schema import upgrade_database
 
 
 def deployments() -> list:
-    return [script_to_video.to_deployment(name="default", tags=["aurastudio"])]
+    return [script_to_video.to_deployment(name="default", tags=["aurastudio"]),
+            trickster.to_deployment(name="default", tags=["aurastudio", "voice"])]
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ from tasks.publish import notify, upload_video
 from tasks.publish.notify import report_failed, report_running, report_step
 from tasks.render import render_video
 from tasks.voice import synthesize_voice
+from tasks.voice.catalogue import choose_voice
 
 T = TypeVar("T")
 
@@ -97,7 +98,8 @@ async def create_export_job(spec: RenderSpec, user_id: UUID | None = None,
 @flow(name="script-to-video", log_prints=True)
 async def script_to_video(script: str, spec: RenderSpec | None = None,
                           job_id: UUID | None = None,
-                          user_id: UUID | None = None) -> ScriptToVideoResult:
+                          user_id: UUID | None = None, voice: str | None = None,
+                          effect: str | None = None) -> ScriptToVideoResult:
     """Render a script to a published MP4.
 
     Args:
@@ -105,6 +107,9 @@ async def script_to_video(script: str, spec: RenderSpec | None = None,
         spec: aspect, resolution, fps and avatar of the video.
         job_id: an export_jobs row made by the caller (queued); a new one if omitted.
         user_id: the owner, for realtime topics (None for local command-line renders).
+        voice: a voice from the catalogue, or ``recording:KEY`` for a stored recording;
+            None for the default voice.
+        effect: a trickster preset applied on top of the voice.
     """
     spec = spec or RenderSpec(fps=get_settings().video.fps)
     logger = get_run_logger()
@@ -115,10 +120,14 @@ async def script_to_video(script: str, spec: RenderSpec | None = None,
     steps = _JobSteps(job_id)
     try:
         segments = await steps.run("tag_emotions", tag_emotions(script))
-        voice = await steps.run("synthesize_voice", synthesize_voice(segments))
-        visemes = await steps.run("align_lipsync", align_lipsync(voice, spec.fps))
+        choice = None
+        if voice or effect:
+            async with session_scope() as session:
+                choice = await choose_voice(session, voice, effect, user_id)
+        track = await steps.run("synthesize_voice", synthesize_voice(segments, choice))
+        visemes = await steps.run("align_lipsync", align_lipsync(track, spec.fps))
         video = await steps.run("render_video", render_video(
-            segments, voice, visemes, spec, job_id=job_id, user_id=user_id))
+            segments, track, visemes, spec, job_id=job_id, user_id=user_id))
         published = await steps.run("upload_video", upload_video(video, job_id))
         await steps.run("notify", notify(job_id, published), record=False)
     except BaseException as exc:

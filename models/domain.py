@@ -7,7 +7,7 @@ from the start of the voice track.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -78,6 +78,20 @@ class SegmentSpan(_Frozen):
     index: int
     start_s: float
     end_s: float
+
+
+class VoiceChoice(_Frozen):
+    """Which voice speaks a script: a catalogue voice or a person's recording, and the
+    trickster effects applied to it, in order.
+
+    ``effects`` hold :class:`tasks.voice.trickster.TricksterParams` fields;
+    ``recording_key`` is the stored recording when ``tts`` is ``"recording"``.
+    """
+
+    name: str = "joe"
+    tts: Literal["piper", "elevenlabs", "recording"] = "piper"
+    effects: list[dict[str, Any]] = []
+    recording_key: str | None = None
 
 
 class VoiceTrack(Artifact):

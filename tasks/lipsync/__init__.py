@@ -1,7 +1,9 @@
 """Step 3, align_lipsync: VoiceTrack -> VisemeTrack (per-frame mouth-shape weights).
 
 Providers: ``phonemes`` (local default: the TTS's phone timings, tasks/lipsync/phonemes.py);
-``acoustic`` and ``synclabs`` arrive with the lip-sync issue.
+``acoustic`` (mouth shapes from the audio itself, tasks/lipsync/acoustic.py), used
+whatever ``AURA_LIPSYNC`` says when the voice has no phone timings (a person's
+recording); ``synclabs`` arrives with the lip-sync issue.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ import asyncio
 import io
 
 import numpy as np
+import soundfile as sf
 from prefect import get_run_logger, task
 
 from core.errors import ConfigError
 from core.settings import get_settings
-from core.storage import content_key, get_storage
+from core.storage import Storage, content_key, get_storage
 from models.domain import VisemeTrack, VoiceTrack
 from tasks.artifacts import load_finished, save_finished
 from tasks.lipsync.phonemes import viseme_weights
@@ -42,20 +45,31 @@ async def align_lipsync(voice: VoiceTrack, fps: int) -> VisemeTrack:
     """Turn the voice's phone timings into per-frame viseme weights at ``fps``."""
     logger = get_run_logger()
     provider = get_settings().lipsync
-    if provider != "phonemes":
-        raise ConfigError(f"AURA_LIPSYNC={provider} is not available yet in this version; "
-                          "use AURA_LIPSYNC=phonemes")
+    if provider == "synclabs":
+        raise ConfigError("AURA_LIPSYNC=synclabs is not available yet in this version; "
+                          "use AURA_LIPSYNC=phonemes or acoustic")
     if not voice.phones:
-        raise ConfigError(f"the voice {voice.voice} gave no phone timings, which the "
-                          "phonemes lip-sync provider needs")
+        provider = "acoustic"
     storage = get_storage()
     key = content_key("visemes", LIPSYNC_ENGINE_VERSION, provider, voice.audio_key,
                       voice.phones, fps)
     if (finished := load_finished(storage, key, VisemeTrack, logger)) is not None:
         return finished
-    weights = await asyncio.to_thread(viseme_weights, voice.phones, voice.duration_s, fps)
+    if provider == "acoustic":
+        weights = await asyncio.to_thread(_acoustic_weights, storage, voice, fps)
+    else:
+        weights = await asyncio.to_thread(viseme_weights, voice.phones, voice.duration_s,
+                                          fps)
     data_key = f"{key}.npz"
     storage.put_bytes(data_key, save_weights(weights), "application/octet-stream")
     track = VisemeTrack(key=data_key, fps=fps, n_frames=len(weights), visemes=list(VISEMES))
-    logger.info("Aligned %d frames of mouth shapes", track.n_frames)
+    logger.info("Aligned %d frames of mouth shapes (%s)", track.n_frames, provider)
     return save_finished(storage, key, track)
+
+
+def _acoustic_weights(storage: Storage, voice: VoiceTrack, fps: int) -> np.ndarray:
+    from tasks.lipsync.acoustic import acoustic_viseme_weights
+
+    samples, rate = sf.read(io.BytesIO(storage.get_bytes(voice.audio_key)), dtype="float32",
+                            always_2d=True)
+    return acoustic_viseme_weights(samples.mean(axis=1), rate, fps)

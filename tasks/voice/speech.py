@@ -89,3 +89,19 @@ def assemble_track(segments: list[Segment], speak: Callable[[Segment], Utterance
                                      end_s=offset / sample_rate_hz))
     return AssembledTrack(duration_s=offset / sample_rate_hz, sample_rate_hz=sample_rate_hz,
                           phones=phones, words=words, spans=spans)
+
+
+def spans_by_text_length(segments: list[Segment], duration_s: float) -> list[SegmentSpan]:
+    """Spread the speech segments over ``duration_s`` in proportion to their text length.
+
+    For a recording, whose words were not timed: each sentence's emotion then shows on
+    the face for about the time it takes to say it. Pauses get no span of their own.
+    """
+    speech = [(i, len(s.text)) for i, s in enumerate(segments) if s.kind == "speech"]
+    total = sum(length for _, length in speech) or 1
+    spans, start = [], 0.0
+    for index, length in speech:
+        end = start + duration_s * length / total
+        spans.append(SegmentSpan(index=index, start_s=round(start, 5), end_s=round(end, 5)))
+        start = end
+    return spans

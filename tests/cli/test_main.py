@@ -122,3 +122,62 @@ def test_analyze_reports_a_markup_error_with_its_line_and_column(workdir):
     assert result.returncode == 1
     assert error_line(result) == ("aura: error: s.txt: line 2, column 3: intensity 2 in "
                                   "[joy:2] is outside 0..1")
+
+
+@pytest.fixture
+def recording(workdir: Path) -> Path:
+    import soundfile as sf
+
+    from tests.support.audio import piper_speech
+
+    speech, rate = piper_speech()
+    path = workdir / "me.wav"
+    sf.write(path, speech, rate)
+    return path
+
+
+def test_fx_bends_a_recording_into_a_wav(workdir, recording):
+    result = run_aura("fx", "me.wav", "-o", "out/me-robot.wav", "--preset", "robot",
+                      "--tempo", "1.25", "--json", home=workdir / "home", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["params"] == {"formant_ratio": 0.95, "tempo_ratio": 1.25, "robot": True}
+    import soundfile as sf
+
+    info = sf.info(workdir / "out" / "me-robot.wav")
+    assert info.samplerate == 24_000 and info.duration == pytest.approx(report["duration_s"],
+                                                                         abs=0.01)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--pitch", "30"], "pitch_semitones: pitch shift 30.0 is outside ±24 semitones"),
+    (["--formant", "0.2"], "formant_ratio: ratio 0.2 is outside 0.5–2.0"),
+])
+def test_fx_refuses_values_out_of_range_in_one_line(workdir, recording, args, message):
+    result = run_aura("fx", "me.wav", "-o", "x.wav", *args, home=workdir / "home", cwd=workdir)
+    assert result.returncode == 1
+    assert error_line(result) == f"aura: error: {message}"
+
+
+def test_fx_refuses_a_file_that_is_not_audio(workdir):
+    (workdir / "notes.mp3").write_text("these are my notes")
+    result = run_aura("fx", "notes.mp3", "-o", "x.wav", home=workdir / "home", cwd=workdir)
+    assert result.returncode == 1
+    assert "could not be read as audio" in error_line(result)
+
+
+def test_voices_lists_the_catalogue(workdir):
+    result = run_aura("voices", "--json", home=workdir / "home", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    catalogue = json.loads(result.stdout)
+    assert {"joe", "joe-deep", "joe-bright"} <= {v["name"] for v in catalogue["voices"]}
+    assert {"chipmunk", "giant", "robot", "telephone", "radio", "echo", "whisper"} <= {
+        p["name"] for p in catalogue["presets"]}
+
+
+def test_render_refuses_an_unknown_voice_before_any_work(workdir):
+    (workdir / "s.txt").write_text("Hello.")
+    result = run_aura("render", "s.txt", "--voice", "nobody", "--json",
+                      home=workdir / "home", cwd=workdir)
+    assert result.returncode == 1
+    assert error_line(result).startswith("aura: error: there is no voice called 'nobody'")

@@ -9,15 +9,16 @@ import yaml
 
 from deployments.serve import deployments
 from flows.script_to_video import script_to_video
+from flows.trickster import trickster
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_serve_offers_the_main_flow():
-    (deployment,) = deployments()
-    assert deployment.name == "default"
-    assert deployment.flow_name == script_to_video.name
-    assert "aurastudio" in deployment.tags
+def test_serve_offers_the_main_flow_and_the_trickster():
+    main, voice = deployments()
+    assert (main.name, main.flow_name) == ("default", script_to_video.name)
+    assert (voice.name, voice.flow_name) == ("default", trickster.name)
+    assert "aurastudio" in main.tags and "aurastudio" in voice.tags
 
 
 def test_every_prefect_yaml_entrypoint_names_a_flow():
@@ -27,5 +28,5 @@ def test_every_prefect_yaml_entrypoint_names_a_flow():
         path, name = entry["entrypoint"].split(":")
         module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
         flow = getattr(module, name)
-        assert flow.name == "script-to-video"
+        assert flow.name in {"script-to-video", "trickster"}
         assert entry["work_pool"]["name"]

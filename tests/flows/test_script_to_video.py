@@ -6,16 +6,18 @@ import logging
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from core.db import session_scope
-from core.errors import PermanentError, ScriptError
+from core.errors import InputError, PermanentError, ScriptError
 from core.storage import get_storage
 from flows.script_to_video import STEPS, create_export_job, script_to_video
 from models import jobs
 from models.domain import RenderSpec
 from models.schema import upgrade_database
+from tests.support.audio import piper_speech
 from tests.support.media import probe_mp4
 from tests.support.openai import answering, api_error
 from tests.support.s3 import (
@@ -180,3 +182,33 @@ async def test_gpt4o_tags_the_script_and_a_rate_limit_is_retried_by_prefect(conf
     assert [run.run_count for run in tagging] == [2]
     assert len(openai_loopback.requests) == 2
     assert job.status == "completed" and result.duration_s > 1.0
+
+
+async def test_a_persons_recording_is_the_voice_and_the_mouth_follows_it(configure, tmp_path,
+                                                                        caplog):
+    caplog.set_level(logging.INFO)
+    await ready(configure)
+    speech, rate = piper_speech()
+    sf.write(tmp_path / "me.wav", speech, rate)
+    get_storage().put_file("uploads/test/me.wav", tmp_path / "me.wav", "audio/wav")
+
+    result = await script_to_video("[joy] Hello! I recorded this myself.", RenderSpec(),
+                                   voice="recording:uploads/test/me.wav", effect="bright")
+
+    video = tmp_path / "video.mp4"
+    get_storage().download(result.video.key, video)
+    facts = probe_mp4(video)
+    assert facts.audio_duration_s == pytest.approx(speech.size / rate, abs=0.4)
+    assert "mouth shapes (acoustic)" in caplog.text
+
+
+async def test_a_catalogue_voice_renders_and_an_unknown_one_fails_the_job(configure):
+    await ready(configure)
+    result = await script_to_video("Hi there.", RenderSpec(), voice="joe-deep")
+    assert result.duration_s > 0.5
+    job_id = await create_export_job(RenderSpec())
+    with pytest.raises(InputError, match="there is no voice called 'nobody'"):
+        await script_to_video("Hi there.", RenderSpec(), job_id=job_id, voice="nobody")
+    async with session_scope() as session:
+        job = await jobs.get_job(session, job_id)
+    assert job.status == "failed" and "no voice called 'nobody'" in job.error
