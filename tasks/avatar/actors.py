@@ -1,0 +1,142 @@
+"""Actor DNA: a reconstructed face stored for rendering, and read back.
+
+An avatar made from a photo is one ``actor_dna`` row plus two files in storage, both
+named by their content:
+
+- ``texture_key``: the photo as the renderer animates it (PNG, upright, at most 2048 px);
+- ``landmarks_key``: the 478 MediaPipe landmarks in that image's pixels (``.npz``).
+
+The row keeps what was measured of the neutral face (eye and mouth opening, yaw, roll),
+the rig it is animated with, and the warnings the reconstruction raised. Files are
+written before the row; if the row cannot be written the files are removed, so a failure
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import InputError
+from core.storage import Storage, content_key
+from models.tables import ActorDNA
+
+PHOTO_RIG = {"kind": "photo-warp", "version": 1}
+"""The rig of photo avatars: the landmark-driven warp of tasks/render/photo.py."""
+
+
+class AvatarNotFoundError(InputError):
+    """No avatar has the given id (for this user)."""
+
+
+@dataclass(frozen=True)
+class ActorFace:
+    """What the renderer needs of a photo avatar."""
+
+    avatar_id: uuid.UUID
+    image_rgb: np.ndarray
+    landmarks: np.ndarray
+    texture_key: str
+    landmarks_key: str
+
+
+def encode_png(image_rgb: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError("could not encode the avatar image as PNG")
+    return data.tobytes()
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError("the stored avatar image could not be decoded")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def encode_landmarks(landmarks: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, landmarks=landmarks.astype(np.float32))
+    return buffer.getvalue()
+
+
+def decode_landmarks(data: bytes) -> np.ndarray:
+    with np.load(io.BytesIO(data)) as archive:
+        return archive["landmarks"]
+
+
+async def save_actor(session: AsyncSession, storage: Storage, *, name: str,
+                     image_rgb: np.ndarray, landmarks: np.ndarray,
+                     neutral_pose: dict[str, Any], user_id: uuid.UUID | None = None,
+                     warnings: tuple[str, ...] = ()) -> ActorDNA:
+    """Store the texture and landmarks, then the row (files removed if the row fails)."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InputError(f"an avatar name must have 1 to 200 characters, got {name!r}")
+    png = encode_png(image_rgb)
+    npz = encode_landmarks(landmarks)
+    texture_key = content_key("avatars/texture", png, suffix=".png")
+    landmarks_key = content_key("avatars/landmarks", npz, suffix=".npz")
+    written = []
+    try:
+        for key, data, kind in ((texture_key, png, "image/png"),
+                                (landmarks_key, npz, "application/octet-stream")):
+            if not storage.exists(key):
+                storage.put_bytes(key, data, kind)
+                written.append(key)
+        row = ActorDNA(user_id=user_id, name=name, landmarks_key=landmarks_key,
+                       texture_key=texture_key, neutral_pose=neutral_pose, rig=PHOTO_RIG,
+                       style={"warnings": list(warnings)}, is_stock=False)
+        session.add(row)
+        await session.flush()
+    except BaseException:
+        for key in written:
+            storage.delete(key)
+        raise
+    return row
+
+
+async def get_actor(session: AsyncSession, avatar_id: uuid.UUID | str,
+                    user_id: uuid.UUID | None = None) -> ActorDNA:
+    """The avatar ``avatar_id`` if it is stock or the user's own.
+
+    Raises:
+        AvatarNotFoundError: no such avatar for this user (or not a valid id).
+    """
+    try:
+        avatar_uuid = avatar_id if isinstance(avatar_id, uuid.UUID) else uuid.UUID(
+            str(avatar_id))
+    except ValueError:
+        raise AvatarNotFoundError(f"{avatar_id!r} is not an avatar id") from None
+    owners = ActorDNA.user_id.is_(None) if user_id is None else or_(
+        ActorDNA.user_id.is_(None), ActorDNA.user_id == user_id)
+    row = await session.scalar(select(ActorDNA).where(ActorDNA.id == avatar_uuid, owners))
+    if row is None:
+        raise AvatarNotFoundError(f"there is no avatar with id {avatar_uuid}")
+    return row
+
+
+async def list_actors(session: AsyncSession, user_id: uuid.UUID | None = None,
+                      ) -> list[ActorDNA]:
+    """Stock avatars and the user's own (all rows when no user is given, as on the
+    command line, which is one person's own machine)."""
+    query = select(ActorDNA).order_by(ActorDNA.created_at, ActorDNA.name)
+    if user_id is not None:
+        query = query.where(or_(ActorDNA.user_id.is_(None), ActorDNA.user_id == user_id))
+    return list((await session.scalars(query)).all())
+
+
+def load_face(storage: Storage, row: ActorDNA) -> ActorFace:
+    """The image and landmarks of a photo avatar, from storage."""
+    if not row.texture_key or not row.landmarks_key:
+        raise AvatarNotFoundError(f"avatar {row.id} has no stored face")
+    return ActorFace(avatar_id=row.id, image_rgb=decode_png(storage.get_bytes(row.texture_key)),
+                     landmarks=decode_landmarks(storage.get_bytes(row.landmarks_key)),
+                     texture_key=row.texture_key, landmarks_key=row.landmarks_key)
