@@ -4,6 +4,8 @@
     aura analyze SCRIPT [--json]
     aura fx IN -o OUT.wav [--preset NAME] [--pitch N] [--formant R] [--tempo R] [--json]
     aura voices [--json]
+    aura avatar create PHOTO --name NAME [--json]
+    aura avatar list [--json]
 
 ``aura render --voice`` takes a voice from the catalogue (``aura voices``) or an audio file:
 the person's own recording, spoken instead of TTS.
@@ -48,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--voice", metavar="NAME|RECORDING",
                         help="a voice from 'aura voices', or an audio file of your own "
                              "recording to use instead of TTS")
+    render.add_argument("--avatar", metavar="ID|PHOTO", default="stock:aura",
+                        help="an avatar id from 'aura avatar list', or a photo to make one "
+                             "from (default: stock:aura)")
     render.add_argument("--effect", metavar="PRESET",
                         help="a trickster preset applied to the voice (see 'aura voices')")
     render.add_argument("-v", "--verbose", action="store_true",
@@ -66,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help='print one JSON object: {"output", "duration_s", "params"}')
     fx.add_argument("-v", "--verbose", action="store_true",
                     help="show Prefect's logs on the terminal")
+    avatar = commands.add_parser("avatar", help="make and list avatars")
+    avatar_commands = avatar.add_subparsers(dest="avatar_command", required=True,
+                                            parser_class=_Parser)
+    create = avatar_commands.add_parser("create", help="make an avatar from a photo")
+    create.add_argument("photo", type=Path, help="a photo of one face (JPEG, PNG, WebP, ...)")
+    create.add_argument("--name", required=True, help="what to call the avatar")
+    create.add_argument("--json", action="store_true",
+                        help='print {"avatar_id": ID, "landmarks": 478}')
+    listing = avatar_commands.add_parser("list", help="list the stock and your avatars")
+    listing.add_argument("--json", action="store_true", help="print a JSON list")
     voices = commands.add_parser("voices", help="list the voices and trickster presets")
     voices.add_argument("--json", action="store_true",
                         help='print {"voices": [...], "presets": [...]}')
@@ -93,6 +108,8 @@ def main(argv: list[str] | None = None) -> None:
             fx_command(args)
         elif args.command == "voices":
             asyncio.run(_voices(as_json=args.json))
+        elif args.command == "avatar":
+            avatar_command(args)
     except (AuraError, OSError) as exc:
         _fail(_plain(exc))
     except KeyboardInterrupt:
@@ -139,7 +156,8 @@ def render_command(args: argparse.Namespace) -> None:
     from core.settings import get_settings
 
     spec = RenderSpec(aspect=args.aspect, resolution=args.resolution,
-                      fps=get_settings().video.fps)
+                      fps=get_settings().video.fps, avatar=args.avatar)
+    photo = _photo_path(args.avatar)
     recording = _recording_path(args.voice)
     if recording is not None:
         from tasks.voice.recording import load_recording
@@ -147,7 +165,7 @@ def render_command(args: argparse.Namespace) -> None:
         load_recording(recording)  # refuse a bad file before any work starts
     show_bars = not args.json and sys.stderr.isatty()
     result = asyncio.run(_render(text, spec, output, show_bars=show_bars, voice=args.voice,
-                                 recording=recording, effect=args.effect))
+                                 recording=recording, effect=args.effect, photo=photo))
     if args.json:
         print(json.dumps(result))
     else:
@@ -171,16 +189,95 @@ def _recording_path(voice: str | None) -> Path | None:
     return None
 
 
-def _upload(path: Path) -> str:
-    """Put a local file into storage under a key named by its content; returns the key."""
+def _upload(path: Path) -> tuple[str, bool]:
+    """Put a local file into storage under a key named by its content; returns the key
+    and whether this call stored it (False when it was there already)."""
     from core.storage import content_key, get_storage
     from tasks.voice.recording import file_digest
 
     key = content_key("uploads", file_digest(path), suffix=path.suffix.lower())
     storage = get_storage()
-    if not storage.exists(key):
-        storage.put_file(key, path, "application/octet-stream")
-    return key
+    if storage.exists(key):
+        return key, False
+    storage.put_file(key, path, "application/octet-stream")
+    return key, True
+
+
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff",
+                            ".heic"})
+
+
+def _photo_path(avatar: str) -> Path | None:
+    """The photo ``--avatar`` names, when it names a file rather than an avatar id."""
+    path = Path(avatar)
+    if avatar.startswith("stock:"):
+        return None
+    if path.suffix.lower() in PHOTO_SUFFIXES or path.exists() or "/" in avatar:
+        if not path.is_file():
+            raise InputError(f"photo '{avatar}' does not exist")
+        return path
+    return None
+
+
+def avatar_command(args: argparse.Namespace) -> None:
+    if args.avatar_command == "create":
+        if not args.photo.is_file():
+            raise InputError(f"photo '{args.photo}' does not exist")
+        created = asyncio.run(_with_database(_create_avatar(args.photo, args.name)))
+        if args.json:
+            print(json.dumps({"avatar_id": str(created.avatar_id),
+                              "landmarks": created.landmarks}))
+        else:
+            notes = "".join(f" ({w})" for w in created.warnings)
+            print(f"avatar {created.avatar_id} '{created.name}': "
+                  f"{created.landmarks} landmarks{notes}")
+        return
+    rows = asyncio.run(_with_database(_list_avatars()))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        print(f"  {row['avatar_id']:<38} {row['name']}")
+
+
+async def _with_database(work: Any) -> Any:
+    from core.db import dispose_engines
+    from models.schema import upgrade_database
+
+    try:
+        await upgrade_database()
+        return await work
+    finally:
+        await dispose_engines()
+
+
+async def _create_avatar(photo: Path, name: str) -> Any:
+    """Upload the photo and run the reconstruct-avatar flow; a refused photo leaves
+    nothing behind (its upload is removed again)."""
+    from core.storage import get_storage
+    from flows.reconstruct_avatar import reconstruct_avatar
+
+    storage = get_storage()
+    key, stored = await asyncio.to_thread(_upload, photo)
+    try:
+        return await reconstruct_avatar(key, name)
+    except BaseException:
+        if stored:
+            await asyncio.to_thread(storage.delete, key)
+        raise
+
+
+async def _list_avatars() -> list[dict[str, Any]]:
+    from core.db import session_scope
+    from tasks.avatar.actors import list_actors
+    from tasks.render import STOCK_AVATARS
+
+    rows = [{"avatar_id": name, "name": name.removeprefix("stock:") + " (stock, drawn)",
+             "stock": True} for name in STOCK_AVATARS]
+    async with session_scope() as session:
+        rows += [{"avatar_id": str(row.id), "name": row.name, "stock": row.is_stock}
+                 for row in await list_actors(session)]
+    return rows
 
 
 def fx_command(args: argparse.Namespace) -> None:
@@ -214,7 +311,7 @@ async def _fx(source: Path, output: Path, preset: str | None,
 
     try:
         await upgrade_database()
-        key = await asyncio.to_thread(_upload, source)
+        key, _ = await asyncio.to_thread(_upload, source)
         result = await trickster(key, preset, **explicit)
         output.parent.mkdir(parents=True, exist_ok=True)
         partial = output.with_name(f".{output.name}.part")
@@ -297,18 +394,25 @@ def _quiet_prefect_console(*, verbose: bool, quiet: bool) -> None:
 
 async def _render(script: str, spec: RenderSpec, output: Path, *, show_bars: bool,
                   voice: str | None = None, recording: Path | None = None,
-                  effect: str | None = None) -> dict[str, Any]:
+                  effect: str | None = None, photo: Path | None = None) -> dict[str, Any]:
     from cli.progress import StepProgress
     from core.db import dispose_engines, session_scope
     from core.storage import get_storage
     from flows.script_to_video import create_export_job, script_to_video
     from models.schema import upgrade_database
+    from tasks.avatar.actors import get_actor
     from tasks.voice.catalogue import choose_voice
 
     try:
         await upgrade_database()
         if recording is not None:
-            voice = RECORDING_PREFIX + await asyncio.to_thread(_upload, recording)
+            voice = RECORDING_PREFIX + (await asyncio.to_thread(_upload, recording))[0]
+        if photo is not None:
+            created = await _create_avatar(photo, photo.stem)
+            spec = spec.model_copy(update={"avatar": str(created.avatar_id)})
+        elif not spec.avatar.startswith("stock:"):  # refused before a job is made
+            async with session_scope() as session:
+                await get_actor(session, spec.avatar)
         if voice or effect:  # an unknown name is refused before a job is made
             async with session_scope() as session:
                 await choose_voice(session, voice, effect)

@@ -13,6 +13,7 @@ import asyncio
 
 from prefect import serve
 
+from flows.reconstruct_avatar import reconstruct_avatar
 from flows.script_to_video import script_to_video
 from flows.trickster import trickster
 from models.schema import upgrade_database
@@ -20,7 +21,8 @@ from models.schema import upgrade_database
 
 def deployments() -> list:
     return [script_to_video.to_deployment(name="default", tags=["aurastudio"]),
-            trickster.to_deployment(name="default", tags=["aurastudio", "voice"])]
+            trickster.to_deployment(name="default", tags=["aurastudio", "voice"]),
+            reconstruct_avatar.to_deployment(name="default", tags=["aurastudio", "avatar"])]
 
 
 def main() -> None:

@@ -20,11 +20,12 @@ from core.settings import get_settings
 from core.storage import Storage, content_key, get_storage
 from models.domain import VisemeTrack, VoiceTrack
 from tasks.artifacts import load_finished, save_finished
-from tasks.lipsync.phonemes import viseme_weights
+from tasks.lipsync.acoustic import acoustic_viseme_weights, openness
+from tasks.lipsync.phonemes import scale_by_loudness, viseme_weights
 from tasks.lipsync.visemes import VISEMES
 from tasks.policy import task_options
 
-LIPSYNC_ENGINE_VERSION = 1
+LIPSYNC_ENGINE_VERSION = 2
 
 
 def save_weights(weights: np.ndarray) -> bytes:
@@ -58,8 +59,7 @@ async def align_lipsync(voice: VoiceTrack, fps: int) -> VisemeTrack:
     if provider == "acoustic":
         weights = await asyncio.to_thread(_acoustic_weights, storage, voice, fps)
     else:
-        weights = await asyncio.to_thread(viseme_weights, voice.phones, voice.duration_s,
-                                          fps)
+        weights = await asyncio.to_thread(_phoneme_weights, storage, voice, fps)
     data_key = f"{key}.npz"
     storage.put_bytes(data_key, save_weights(weights), "application/octet-stream")
     track = VisemeTrack(key=data_key, fps=fps, n_frames=len(weights), visemes=list(VISEMES))
@@ -67,9 +67,17 @@ async def align_lipsync(voice: VoiceTrack, fps: int) -> VisemeTrack:
     return save_finished(storage, key, track)
 
 
-def _acoustic_weights(storage: Storage, voice: VoiceTrack, fps: int) -> np.ndarray:
-    from tasks.lipsync.acoustic import acoustic_viseme_weights
-
+def _voice_samples(storage: Storage, voice: VoiceTrack) -> tuple[np.ndarray, int]:
     samples, rate = sf.read(io.BytesIO(storage.get_bytes(voice.audio_key)), dtype="float32",
                             always_2d=True)
-    return acoustic_viseme_weights(samples.mean(axis=1), rate, fps)
+    return samples.mean(axis=1), rate
+
+
+def _acoustic_weights(storage: Storage, voice: VoiceTrack, fps: int) -> np.ndarray:
+    return acoustic_viseme_weights(*_voice_samples(storage, voice), fps)
+
+
+def _phoneme_weights(storage: Storage, voice: VoiceTrack, fps: int) -> np.ndarray:
+    """Shapes from the phones, opened as far as the voice is loud."""
+    weights = viseme_weights(voice.phones, voice.duration_s, fps)
+    return scale_by_loudness(weights, openness(*_voice_samples(storage, voice), fps)[0])

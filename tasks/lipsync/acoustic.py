@@ -36,6 +36,21 @@ DIP_DB = 9.0
 _V = {name: i for i, name in enumerate(VISEMES)}
 
 
+def openness(samples: np.ndarray, sample_rate_hz: int, fps: int,
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """How open the mouth should be by loudness, per video frame (0 silent .. 1 loudest),
+    smoothed to the syllable rhythm; and the smoothed level in dB below the loudest."""
+    duration_s = samples.size / sample_rate_hz
+    n_frames = n_frames_for(duration_s, fps)
+    hop = max(1, int(round(sample_rate_hz / fps)))
+    frame_length = max(2 * hop, 512)
+    rms = _fit(librosa.feature.rms(y=np.asarray(samples, np.float32),
+                                   frame_length=frame_length, hop_length=hop)[0], n_frames)
+    level_db = 20 * np.log10(np.maximum(rms, 1e-6) / max(float(rms.max()), 1e-6))
+    level_db = _smooth(level_db, SMOOTHING_S * fps)
+    return np.clip((level_db - SILENCE_BELOW_DB) / -SILENCE_BELOW_DB, 0.0, 1.0), level_db
+
+
 def acoustic_viseme_weights(samples: np.ndarray, sample_rate_hz: int, fps: int,
                             ) -> np.ndarray:
     """Per-frame viseme weights, shape ``(n_frames, len(VISEMES))``, rows summing to 1."""
@@ -44,22 +59,16 @@ def acoustic_viseme_weights(samples: np.ndarray, sample_rate_hz: int, fps: int,
     hop = max(1, int(round(sample_rate_hz / fps)))
     frame_length = max(2 * hop, 512)
     y = np.asarray(samples, dtype=np.float32)
-    rms = _fit(librosa.feature.rms(y=y, frame_length=frame_length, hop_length=hop)[0],
-               n_frames)
+    vowel, level_db = openness(y, sample_rate_hz, fps)
     power = np.abs(librosa.stft(librosa.effects.preemphasis(y), n_fft=frame_length,
                                 hop_length=hop)) ** 2
     freqs = librosa.fft_frequencies(sr=sample_rate_hz, n_fft=frame_length)
     low, mid, high = (_fit(power[band].sum(axis=0), n_frames) for band in (
         freqs < 1_000, (freqs >= 1_000) & (freqs < 4_000), freqs >= 4_000))
 
-    level_db = 20 * np.log10(np.maximum(rms, 1e-6) / max(float(rms.max()), 1e-6))
-    level_db = _smooth(level_db, SMOOTHING_S * fps)
-    openness = np.clip((level_db - SILENCE_BELOW_DB) / -SILENCE_BELOW_DB, 0.0, 1.0)
-
     weights = np.zeros((n_frames, len(VISEMES)), dtype=np.float32)
     sibilant = high / (low + mid + high + 1e-12) > SIBILANT_HIGH_SHARE
     rounded = (mid / (low + mid + 1e-12) < ROUNDED_MID_SHARE) & ~sibilant
-    vowel = openness
     weights[:, _V["SS"]] = np.where(sibilant, 0.7 * vowel + 0.3, 0.0)
     weights[:, _V["ou"]] = np.where(rounded, vowel * (1 - vowel), 0.0)
     weights[:, _V["oh"]] = np.where(rounded, vowel * vowel, 0.0)

@@ -40,6 +40,9 @@ IPA_VISEME: dict[str, str] = {
 PLOSIVE_VISEMES = frozenset({"PP"})
 LIP_LEAD_S = 0.04
 SMOOTHING_S = 0.05
+LOUDNESS_FLOOR = 0.05
+"""Share of a shape's opening kept when the voice is at its quietest (see
+:func:`scale_by_loudness`)."""
 
 
 def viseme_of(symbol: str, previous: str = "sil") -> str:
@@ -82,8 +85,14 @@ def viseme_weights(phones: list[Phone], duration_s: float, fps: int) -> np.ndarr
         overlap = (np.minimum(end_s, (frames + 1) * frame_s)
                    - np.maximum(start_s, frames * frame_s)) / frame_s
         weights[frames, index[viseme]] += np.clip(overlap, 0.0, 1.0)
-        if viseme in PLOSIVE_VISEMES:  # the closure must be seen
-            closures.append(int(frames[np.argmax(overlap)]))
+        if viseme in PLOSIVE_VISEMES:
+            # The closure must be seen: the lips meet ahead of the sound (the lead) and
+            # stay shut until the release at the end of the phone.
+            centers_s = (np.arange(first, min(n_frames - 1, int(phone.end_s * fps)) + 1)
+                         + 0.5) / fps
+            held = np.flatnonzero((centers_s >= start_s) & (centers_s <= phone.end_s))
+            closures.extend((first + held).tolist() if held.size
+                            else [int(frames[np.argmax(overlap)])])
     uncovered = np.clip(1.0 - weights.sum(axis=1), 0.0, None)
     weights[:, index["sil"]] += uncovered
     weights[closures] = 0.0
@@ -91,6 +100,25 @@ def viseme_weights(phones: list[Phone], duration_s: float, fps: int) -> np.ndarr
     weights = _smooth(weights, fps)
     weights /= weights.sum(axis=1, keepdims=True)
     return weights
+
+
+def scale_by_loudness(weights: np.ndarray, openness: np.ndarray,
+                      floor: float = LOUDNESS_FLOOR) -> np.ndarray:
+    """Open the mouth as far as the voice is loud: every open shape's weight is scaled by
+    ``floor + (1 - floor) * openness`` (0..1 per frame) and the rest goes to ``sil``.
+
+    Phones say which shape; loudness says how much (the mouth's opening follows the
+    loudness envelope at the syllable rate). Closures (``PP``) are kept as they are.
+    """
+    n = min(len(weights), len(openness))
+    factor = np.ones(len(weights), np.float32)
+    factor[:n] = floor + (1.0 - floor) * np.clip(openness[:n], 0.0, 1.0)
+    scaled = weights.copy()
+    keep = [VISEMES.index("sil"), VISEMES.index("PP")]
+    movable = [i for i in range(len(VISEMES)) if i not in keep]
+    scaled[:, movable] *= factor[:, None]
+    scaled[:, keep[0]] += 1.0 - scaled.sum(axis=1)
+    return scaled
 
 
 def _smooth(weights: np.ndarray, fps: int) -> np.ndarray:

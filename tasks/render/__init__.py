@@ -2,7 +2,8 @@
 
 Providers: ``local`` (default: CPU rig + raster + PyAV encoder, tasks/render/rig.py,
 raster.py, encode.py); ``modal`` (remote GPU) arrives with the render issue. Avatars:
-``stock:aura`` (tasks/render/raster.py) until the avatar issue adds photo avatars.
+``stock:aura`` (drawn, tasks/render/raster.py) or an ``actor_dna`` id: a photo avatar
+(tasks/avatar/actors.py), animated by warping the photo (tasks/render/photo.py).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from uuid import UUID
 import numpy as np
 from prefect import get_run_logger, task
 
+from core.db import session_scope
 from core.errors import ConfigError, InputError
 from core.settings import get_settings
 from core.storage import content_key, get_storage
 from models.domain import RenderSpec, Segment, VideoArtifact, VisemeTrack, VoiceTrack
 from tasks.artifacts import load_finished, save_finished
+from tasks.avatar.actors import ActorFace, get_actor, load_face
 from tasks.emotion.expression import face_table
 from tasks.lipsync import load_weights
 from tasks.policy import task_options
@@ -28,6 +31,8 @@ from tasks.publish.notify import report_frames
 from tasks.render.encode import EncodeResult, encode_mp4
 
 RENDER_ENGINE_VERSION = 1
+PHOTO_RENDER_VERSION = "photo-warp-1"
+"""Changes with the photo renderer's drawing, so cached photo renders are redone."""
 STOCK_AVATARS = ("stock:aura",)
 
 EmotionSpan = tuple[float, float, str, float]
@@ -46,7 +51,8 @@ def emotion_spans(segments: list[Segment], voice: VoiceTrack) -> list[EmotionSpa
 
 def render_local(weights: np.ndarray, spans: list[EmotionSpan], spec: RenderSpec,
                  audio_path: Path, out_path: Path,
-                 on_progress: Callable[[int, int], None] | None = None) -> EncodeResult:
+                 on_progress: Callable[[int, int], None] | None = None,
+                 face: ActorFace | None = None) -> EncodeResult:
     """Draw and encode the video on this machine's CPU.
 
     Args:
@@ -56,15 +62,22 @@ def render_local(weights: np.ndarray, spans: list[EmotionSpan], spec: RenderSpec
         audio_path: the voice track (WAV).
         out_path: where the MP4 goes (written atomically).
         on_progress: called with (frames done, n_frames) as frames are encoded.
+        face: a photo avatar to animate; None draws the stock avatar.
     """
-    from tasks.render.raster import StockFace
     from tasks.render.rig import build_pose_track
 
     video = get_settings().video
     width, height = spec.size_px
     pose = build_pose_track(weights, spans, spec.fps)
-    face = StockFace(width, height)
-    return encode_mp4(face.frames(pose), n_frames=len(weights), fps=spec.fps,
+    if face is None:
+        from tasks.render.raster import StockFace
+
+        drawer = StockFace(width, height)
+    else:
+        from tasks.render.photo import PhotoFace
+
+        drawer = PhotoFace(face.image_rgb, face.landmarks, width, height)
+    return encode_mp4(drawer.frames(pose), n_frames=len(weights), fps=spec.fps,
                       audio_path=audio_path, out_path=out_path, preset=video.preset,
                       crf=video.crf, audio_sample_rate_hz=video.audio_sample_rate_hz,
                       audio_bitrate_bps=video.audio_bitrate_bps, on_progress=on_progress)
@@ -84,16 +97,25 @@ async def render_video(segments: list[Segment], voice: VoiceTrack, visemes: Vise
     if settings.render != "local":
         raise ConfigError(f"AURA_RENDER={settings.render} is not available yet in this "
                           "version; use AURA_RENDER=local")
-    if spec.avatar not in STOCK_AVATARS:
-        raise InputError(f"avatar {spec.avatar!r} does not exist; "
-                         f"available: {', '.join(STOCK_AVATARS)}")
+    storage = get_storage()
+    face = None
+    if spec.avatar.startswith("stock:"):
+        if spec.avatar not in STOCK_AVATARS:
+            raise InputError(f"avatar {spec.avatar!r} does not exist; "
+                             f"stock avatars: {', '.join(STOCK_AVATARS)}")
+        avatar_keys: tuple[str, ...] = (spec.avatar,)
+    else:
+        async with session_scope() as session:
+            row = await get_actor(session, spec.avatar, user_id)
+        face = await asyncio.to_thread(load_face, storage, row)
+        avatar_keys = (face.texture_key, face.landmarks_key, PHOTO_RENDER_VERSION)
     if visemes.fps != spec.fps:
         raise InputError(f"the mouth shapes are at {visemes.fps} fps, the video at {spec.fps}")
-    storage = get_storage()
     spans = emotion_spans(segments, voice)
     video_settings = settings.video.model_dump(exclude={"fps"})  # the spec carries fps
     key = content_key("render", RENDER_ENGINE_VERSION, visemes.key, voice.audio_key, spans,
-                      spec, video_settings, face_table())
+                      spec.model_dump(exclude={"avatar"}), avatar_keys, video_settings,
+                      face_table())
     if (finished := load_finished(storage, key, VideoArtifact, logger)) is not None:
         return finished
     weights = load_weights(storage.get_bytes(visemes.key))
@@ -106,7 +128,7 @@ async def render_video(segments: list[Segment], voice: VoiceTrack, visemes: Vise
           tempfile.TemporaryDirectory(prefix="aura-render-") as tmp):
         out_path = Path(tmp) / "video.mp4"
         result = await asyncio.to_thread(render_local, weights, spans, spec, audio_path,
-                                         out_path, progress)
+                                         out_path, progress, face)
         video_key = f"{key}.mp4"
         await asyncio.to_thread(storage.put_file, video_key, out_path, "video/mp4")
     logger.info("Rendered %d frames (%dx%d, %.2f s, %d bytes)", result.n_frames,

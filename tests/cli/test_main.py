@@ -181,3 +181,25 @@ def test_render_refuses_an_unknown_voice_before_any_work(workdir):
                       home=workdir / "home", cwd=workdir)
     assert result.returncode == 1
     assert error_line(result).startswith("aura: error: there is no voice called 'nobody'")
+
+
+def test_avatar_create_and_list(workdir):
+    import cv2
+    from skimage import data
+
+    cv2.imwrite(str(workdir / "me.png"), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(workdir / "cat.jpg"), cv2.cvtColor(data.chelsea(), cv2.COLOR_RGB2BGR))
+    created = run_aura("avatar", "create", "me.png", "--name", "Me", "--json",
+                       home=workdir / "home", cwd=workdir)
+    assert created.returncode == 0, created.stderr
+    report = json.loads(created.stdout)
+    assert report["landmarks"] == 478
+
+    refused = run_aura("avatar", "create", "cat.jpg", "--name", "Cat",
+                       home=workdir / "home", cwd=workdir)
+    assert refused.returncode == 1
+    assert "no face was found in the photo" in error_line(refused)
+
+    listed = run_aura("avatar", "list", "--json", home=workdir / "home", cwd=workdir)
+    assert [(a["avatar_id"], a["name"]) for a in json.loads(listed.stdout)][1:] == [
+        (report["avatar_id"], "Me")]

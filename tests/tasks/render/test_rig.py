@@ -12,6 +12,7 @@ from tasks.emotion.expression import BLENDSHAPES, INTENSITY_EXPONENT, expression
 from tasks.lipsync.visemes import VISEMES
 from tasks.render.rig import (
     BLENDSHAPE_PARAMS,
+    BLINK_FRAMES_AT_30_FPS,
     EXPRESSION_PARAMS,
     POSE_CHANNELS,
     VISEME_MOUTH,
@@ -105,7 +106,7 @@ def test_blinks_come_at_irregular_2_to_6_second_intervals_and_close_the_eyes():
     assert gaps_s.std() > 0.5  # irregular, not a metronome
     ends = np.flatnonzero((pose.blink > 0) & ~np.concatenate([pose.blink[1:] > 0, [False]]))
     lengths = ends - starts + 1
-    assert lengths.min() >= 3 and lengths.max() <= 5
+    assert (lengths.min(), lengths.max()) == BLINK_FRAMES_AT_30_FPS
     for s, e in zip(starts, ends, strict=True):
         assert pose.blink[s:e + 1].max() == pytest.approx(1.0)  # fully closed at the peak
     assert (pose.blink == 0).mean() > 0.9  # the eyes are open almost all the time

@@ -1,0 +1,82 @@
+"""The reconstruct-avatar flow: a photo becomes an actor_dna row with its files, or
+fails in plain words leaving nothing behind; a photo avatar then renders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+from sqlalchemy import func, select
+
+from core.db import session_scope
+from core.storage import get_storage
+from flows.reconstruct_avatar import reconstruct_avatar
+from flows.script_to_video import script_to_video
+from models.domain import RenderSpec
+from models.schema import upgrade_database
+from models.tables import ActorDNA
+from tasks.avatar.actors import get_actor, load_face
+from tasks.avatar.photo import PhotoError
+from tasks.avatar.reconstruct import FaceError
+from tests.support.media import probe_mp4
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def png(rgb: np.ndarray) -> bytes:
+    return cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
+
+
+@pytest.fixture
+async def store(configure):
+    configure()
+    await upgrade_database()
+
+    def put(payload: bytes, name: str = "photo") -> str:
+        key = f"uploads/test/{name}"
+        get_storage().put_bytes(key, payload, "application/octet-stream")
+        return key
+
+    return put
+
+
+def stored_files() -> set[str]:
+    root = get_storage().root  # type: ignore[attr-defined]
+    return {str(p.relative_to(root)) for p in Path(root).rglob("*") if p.is_file()}
+
+
+async def test_a_portrait_becomes_an_avatar_with_its_face_stored(store, tmp_path):
+    created = await reconstruct_avatar(store(png(data.astronaut())), "Eileen")
+    assert created.landmarks == 478 and created.name == "Eileen"
+    async with session_scope() as session:
+        row = await get_actor(session, created.avatar_id)
+    face = load_face(get_storage(), row)
+    assert face.image_rgb.shape == (512, 512, 3) and face.landmarks.shape == (478, 3)
+    assert row.rig["kind"] == "photo-warp" and 0.2 < row.neutral_pose["eye_opening"][0] < 0.5
+
+    result = await script_to_video("[joy] Hi, I am Eileen!", RenderSpec(
+        aspect="1:1", avatar=str(created.avatar_id)))
+    video = tmp_path / "eileen.mp4"
+    get_storage().download(result.video.key, video)
+    facts = probe_mp4(video)
+    assert (facts.width, facts.height) == (720, 720) and facts.video_codec == "h264"
+
+
+@pytest.mark.parametrize(("payload", "error", "says"), [
+    (png(data.chelsea()), FaceError, "no face was found"),
+    (png(np.zeros((1, 1, 3), np.uint8)), PhotoError, "1×1 pixels"),
+    (b"not a photo at all", PhotoError, "not a photo"),
+    (png(data.astronaut())[:2000], PhotoError, "could not be read as an image"),
+], ids=["cat", "1x1", "text", "truncated"])
+async def test_a_bad_photo_fails_in_plain_words_and_leaves_nothing(store, payload, error,
+                                                                    says):
+    key = store(payload, "bad")
+    before = stored_files()
+    with pytest.raises(error, match=says):
+        await reconstruct_avatar(key, "nope")
+    assert stored_files() == before
+    async with session_scope() as session:
+        assert await session.scalar(select(func.count()).select_from(ActorDNA)) == 0
