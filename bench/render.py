@@ -30,7 +30,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("script", type=Path, nargs="?", default=DEFAULT_SCRIPT)
     parser.add_argument("--aspect", default="9:16", choices=("9:16", "16:9", "1:1"))
-    parser.add_argument("--resolution", default="720p", choices=("720p", "1080p"))
+    parser.add_argument("--resolution", default="720p", choices=("720p", "1080p", "4k"))
+    parser.add_argument("--quality", default="standard", choices=("draft", "standard", "high"))
     parser.add_argument("--photo", help="'astronaut' or a photo file: render a photo avatar")
     args = parser.parse_args()
     if not args.script.is_file():
@@ -51,7 +52,7 @@ def main() -> None:
     from core.settings import get_settings
 
     spec = RenderSpec(aspect=args.aspect, resolution=args.resolution,
-                      fps=get_settings().video.fps)
+                      fps=get_settings().video.fps, quality=args.quality)
 
     async def run():
         await upgrade_database()

@@ -28,7 +28,8 @@ from core.errors import AuraError, InputError
 from models.domain import RenderSpec
 
 ASPECTS = ("9:16", "16:9", "1:1")
-RESOLUTIONS = ("720p", "1080p")
+RESOLUTIONS = ("720p", "1080p", "4k", "8k")
+QUALITIES = ("draft", "standard", "high")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,7 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", type=Path,
                         help="where to write the MP4 (default: out/<script name>.mp4)")
     render.add_argument("--aspect", choices=ASPECTS, default="9:16")
-    render.add_argument("--resolution", choices=RESOLUTIONS, default="720p")
+    render.add_argument("--resolution", choices=RESOLUTIONS, default="720p",
+                        help="720p, 1080p, 4k (2160 px short side); 8k where memory allows")
+    render.add_argument("--quality", choices=QUALITIES, default="standard",
+                        help="encoder effort: draft (fastest), standard, high (smallest)")
     render.add_argument("--json", action="store_true",
                         help='print one JSON object: {"video", "duration_s", "job_id"}')
     render.add_argument("--voice", metavar="NAME|RECORDING",
@@ -156,7 +160,7 @@ def render_command(args: argparse.Namespace) -> None:
     from core.settings import get_settings
 
     spec = RenderSpec(aspect=args.aspect, resolution=args.resolution,
-                      fps=get_settings().video.fps, avatar=args.avatar)
+                      fps=get_settings().video.fps, avatar=args.avatar, quality=args.quality)
     photo = _photo_path(args.avatar)
     recording = _recording_path(args.voice)
     if recording is not None:

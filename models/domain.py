@@ -117,9 +117,10 @@ class VisemeTrack(Artifact):
 
 
 Aspect = Literal["9:16", "16:9", "1:1"]
-Resolution = Literal["720p", "1080p"]
+Resolution = Literal["720p", "1080p", "4k", "8k"]
+Quality = Literal["draft", "standard", "high"]
 
-_SHORT_SIDE_PX: dict[str, int] = {"720p": 720, "1080p": 1080}
+_SHORT_SIDE_PX: dict[str, int] = {"720p": 720, "1080p": 1080, "4k": 2160, "8k": 4320}
 
 
 class RenderSpec(_Frozen):
@@ -127,6 +128,9 @@ class RenderSpec(_Frozen):
     resolution: Resolution = "720p"
     fps: int = Field(default=30, ge=1, le=120)
     avatar: str = "stock:aura"
+    quality: Quality = "standard"
+    """x264 effort: ``draft`` (fast, larger), ``standard`` (AURA_VIDEO__PRESET/CRF),
+    ``high`` (slower, smaller and cleaner)."""
 
     @property
     def size_px(self) -> tuple[int, int]:

@@ -49,6 +49,15 @@ def emotion_spans(segments: list[Segment], voice: VoiceTrack) -> list[EmotionSpa
     return spans
 
 
+QUALITY_X264: dict[str, tuple[str, int]] = {"draft": ("ultrafast", 26), "high": ("medium", 18)}
+"""``--quality`` -> (x264 preset, CRF); ``standard`` uses AURA_VIDEO__PRESET and __CRF."""
+
+
+def encoder_settings(quality: str, preset: str, crf: int) -> tuple[str, int]:
+    """The x264 preset and CRF for a render quality."""
+    return QUALITY_X264.get(quality, (preset, crf))
+
+
 def render_local(weights: np.ndarray, spans: list[EmotionSpan], spec: RenderSpec,
                  audio_path: Path, out_path: Path,
                  on_progress: Callable[[int, int], None] | None = None,
@@ -67,6 +76,7 @@ def render_local(weights: np.ndarray, spans: list[EmotionSpan], spec: RenderSpec
     from tasks.render.rig import build_pose_track
 
     video = get_settings().video
+    preset, crf = encoder_settings(spec.quality, video.preset, video.crf)
     width, height = spec.size_px
     pose = build_pose_track(weights, spans, spec.fps)
     if face is None:
@@ -78,8 +88,8 @@ def render_local(weights: np.ndarray, spans: list[EmotionSpan], spec: RenderSpec
 
         drawer = PhotoFace(face.image_rgb, face.landmarks, width, height)
     return encode_mp4(drawer.frames(pose), n_frames=len(weights), fps=spec.fps,
-                      audio_path=audio_path, out_path=out_path, preset=video.preset,
-                      crf=video.crf, audio_sample_rate_hz=video.audio_sample_rate_hz,
+                      audio_path=audio_path, out_path=out_path, preset=preset, crf=crf,
+                      audio_sample_rate_hz=video.audio_sample_rate_hz,
                       audio_bitrate_bps=video.audio_bitrate_bps, on_progress=on_progress)
 
 

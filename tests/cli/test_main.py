@@ -76,7 +76,8 @@ def test_an_output_that_is_not_mp4_is_refused(workdir):
 def test_render_json_prints_one_object_and_writes_the_video(workdir):
     (workdir / "hello.txt").write_text("[joy] Hello from the command line!\n")
     result = run_aura("render", "hello.txt", "-o", "videos/hello.mp4", "--aspect", "16:9",
-                      "--json", home=workdir / "home", cwd=workdir, timeout_s=300)
+                      "--quality", "draft", "--json", home=workdir / "home", cwd=workdir,
+                      timeout_s=300)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert set(answer) == {"video", "duration_s", "job_id"}
@@ -86,6 +87,8 @@ def test_render_json_prints_one_object_and_writes_the_video(workdir):
     assert (facts.width, facts.height) == (1280, 720)
     assert facts.video_duration_s == pytest.approx(answer["duration_s"], abs=0.05)
     assert not list(video.parent.glob(".*.part"))
+    # x264 records its settings in the stream: draft quality is the ultrafast preset.
+    assert b"subme=0" in video.read_bytes() and b"crf=26.0" in video.read_bytes()
 
 
 ANALYZE_SCRIPT = ("# a demo\nUgh, the fridge smells of rotten fish. The meeting starts at nine.\n"

@@ -90,3 +90,22 @@ def test_frames_follow_the_pose_track(astronaut):
     frames = [f.copy() for f in face.frames(build_pose_track(weights, [], 30))]
     assert len(frames) == 10 and frames[0].shape == (720, 720, 3)
     assert frames[0].dtype == np.uint8
+
+
+def test_a_4k_frame_is_drawn_at_full_size(astronaut):
+    from models.domain import RenderSpec
+
+    width, height = RenderSpec(resolution="4k").size_px
+    assert (width, height) == (2160, 3840)
+    face = PhotoFace(*astronaut, width, height)
+    frame = face.base.copy()
+    face.draw(pose(jaw_open=0.5, smile=0.5), frame)
+    assert frame.shape == (3840, 2160, 3) and face.face_h >= 0.36 * 2160 - 1
+
+
+def test_quality_picks_the_encoder_effort():
+    from tasks.render import encoder_settings
+
+    assert encoder_settings("draft", "veryfast", 20) == ("ultrafast", 26)
+    assert encoder_settings("standard", "veryfast", 20) == ("veryfast", 20)
+    assert encoder_settings("high", "veryfast", 20) == ("medium", 18)

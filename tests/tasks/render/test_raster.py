@@ -62,7 +62,7 @@ def test_frames_are_rgb24_of_the_frame_size(face):
 
 
 @pytest.mark.parametrize("aspect", ["9:16", "16:9", "1:1"])
-@pytest.mark.parametrize("resolution", ["720p", "1080p"])
+@pytest.mark.parametrize("resolution", ["720p", "1080p", "4k"])
 def test_every_render_spec_size_renders_a_centred_head_of_the_right_size(aspect, resolution):
     width, height = RenderSpec(aspect=aspect, resolution=resolution).size_px
     face = StockFace(width, height)
