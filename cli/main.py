@@ -273,15 +273,14 @@ async def _create_avatar(photo: Path, name: str) -> Any:
 
 async def _list_avatars() -> list[dict[str, Any]]:
     from core.db import session_scope
-    from tasks.avatar.actors import list_actors
-    from tasks.render import STOCK_AVATARS
+    from tasks.avatar.actors import list_actors, sync_stock_actors
 
-    rows = [{"avatar_id": name, "name": name.removeprefix("stock:") + " (stock, drawn)",
-             "stock": True} for name in STOCK_AVATARS]
     async with session_scope() as session:
-        rows += [{"avatar_id": str(row.id), "name": row.name, "stock": row.is_stock}
-                 for row in await list_actors(session)]
-    return rows
+        stock = await sync_stock_actors(session)
+        own = [row for row in await list_actors(session) if not row.is_stock]
+    return ([{"avatar_id": row.style["handle"], "name": f"{row.name} (stock, drawn)",
+              "stock": True, "row_id": str(row.id)} for row in stock]
+            + [{"avatar_id": str(row.id), "name": row.name, "stock": False} for row in own])
 
 
 def fx_command(args: argparse.Namespace) -> None:

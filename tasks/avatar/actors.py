@@ -30,6 +30,9 @@ from models.tables import ActorDNA
 
 PHOTO_RIG = {"kind": "photo-warp", "version": 1}
 """The rig of photo avatars: the landmark-driven warp of tasks/render/photo.py."""
+STOCK_LOOKS = ("aura", "ben", "cleo")
+"""The drawn stock avatars (tasks/render/raster.py ``LOOKS``); ``stock:aura`` is the
+default avatar."""
 
 
 class AvatarNotFoundError(InputError):
@@ -101,6 +104,20 @@ async def save_actor(session: AsyncSession, storage: Storage, *, name: str,
             storage.delete(key)
         raise
     return row
+
+
+async def sync_stock_actors(session: AsyncSession) -> list[ActorDNA]:
+    """The stock avatars' rows (drawn, no owner), written on first use."""
+    rows = {row.rig.get("look"): row for row in (await session.scalars(
+        select(ActorDNA).where(ActorDNA.is_stock.is_(True)))).all()}
+    for look in STOCK_LOOKS:
+        if look not in rows:
+            rows[look] = ActorDNA(user_id=None, name=look.capitalize(), is_stock=True,
+                                  rig={"kind": "drawn", "look": look, "version": 1},
+                                  neutral_pose={}, style={"handle": f"stock:{look}"})
+            session.add(rows[look])
+    await session.flush()
+    return [rows[look] for look in STOCK_LOOKS]
 
 
 async def get_actor(session: AsyncSession, avatar_id: uuid.UUID | str,

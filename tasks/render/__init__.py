@@ -23,7 +23,7 @@ from core.settings import get_settings
 from core.storage import content_key, get_storage
 from models.domain import RenderSpec, Segment, VideoArtifact, VisemeTrack, VoiceTrack
 from tasks.artifacts import load_finished, save_finished
-from tasks.avatar.actors import ActorFace, get_actor, load_face
+from tasks.avatar.actors import STOCK_LOOKS, ActorFace, get_actor, load_face
 from tasks.emotion.expression import face_table
 from tasks.lipsync import load_weights
 from tasks.policy import task_options
@@ -33,7 +33,7 @@ from tasks.render.encode import EncodeResult, encode_mp4
 RENDER_ENGINE_VERSION = 1
 PHOTO_RENDER_VERSION = "photo-warp-1"
 """Changes with the photo renderer's drawing, so cached photo renders are redone."""
-STOCK_AVATARS = ("stock:aura",)
+STOCK_AVATARS = tuple(f"stock:{look}" for look in STOCK_LOOKS)
 
 EmotionSpan = tuple[float, float, str, float]
 
@@ -61,7 +61,7 @@ def encoder_settings(quality: str, preset: str, crf: int) -> tuple[str, int]:
 def render_local(weights: np.ndarray, spans: list[EmotionSpan], spec: RenderSpec,
                  audio_path: Path, out_path: Path,
                  on_progress: Callable[[int, int], None] | None = None,
-                 face: ActorFace | None = None) -> EncodeResult:
+                 face: ActorFace | None = None, look: str = "aura") -> EncodeResult:
     """Draw and encode the video on this machine's CPU.
 
     Args:
@@ -71,7 +71,8 @@ def render_local(weights: np.ndarray, spans: list[EmotionSpan], spec: RenderSpec
         audio_path: the voice track (WAV).
         out_path: where the MP4 goes (written atomically).
         on_progress: called with (frames done, n_frames) as frames are encoded.
-        face: a photo avatar to animate; None draws the stock avatar.
+        face: a photo avatar to animate; None draws the stock avatar ``look``.
+        look: which drawn stock avatar (``tasks.render.raster.LOOKS``).
     """
     from tasks.render.rig import build_pose_track
 
@@ -80,9 +81,9 @@ def render_local(weights: np.ndarray, spans: list[EmotionSpan], spec: RenderSpec
     width, height = spec.size_px
     pose = build_pose_track(weights, spans, spec.fps)
     if face is None:
-        from tasks.render.raster import StockFace
+        from tasks.render.raster import LOOKS, StockFace
 
-        drawer = StockFace(width, height)
+        drawer = StockFace(width, height, LOOKS[look])
     else:
         from tasks.render.photo import PhotoFace
 
@@ -108,17 +109,22 @@ async def render_video(segments: list[Segment], voice: VoiceTrack, visemes: Vise
         raise ConfigError(f"AURA_RENDER={settings.render} is not available yet in this "
                           "version; use AURA_RENDER=local")
     storage = get_storage()
-    face = None
+    face, look = None, "aura"
     if spec.avatar.startswith("stock:"):
         if spec.avatar not in STOCK_AVATARS:
             raise InputError(f"avatar {spec.avatar!r} does not exist; "
                              f"stock avatars: {', '.join(STOCK_AVATARS)}")
+        look = spec.avatar.removeprefix("stock:")
         avatar_keys: tuple[str, ...] = (spec.avatar,)
     else:
         async with session_scope() as session:
             row = await get_actor(session, spec.avatar, user_id)
-        face = await asyncio.to_thread(load_face, storage, row)
-        avatar_keys = (face.texture_key, face.landmarks_key, PHOTO_RENDER_VERSION)
+        if row.rig.get("kind") == "drawn":
+            look = row.rig["look"]
+            avatar_keys = (f"stock:{look}",)
+        else:
+            face = await asyncio.to_thread(load_face, storage, row)
+            avatar_keys = (face.texture_key, face.landmarks_key, PHOTO_RENDER_VERSION)
     if visemes.fps != spec.fps:
         raise InputError(f"the mouth shapes are at {visemes.fps} fps, the video at {spec.fps}")
     spans = emotion_spans(segments, voice)
@@ -138,7 +144,7 @@ async def render_video(segments: list[Segment], voice: VoiceTrack, visemes: Vise
           tempfile.TemporaryDirectory(prefix="aura-render-") as tmp):
         out_path = Path(tmp) / "video.mp4"
         result = await asyncio.to_thread(render_local, weights, spans, spec, audio_path,
-                                         out_path, progress, face)
+                                         out_path, progress, face, look)
         video_key = f"{key}.mp4"
         await asyncio.to_thread(storage.put_file, video_key, out_path, "video/mp4")
     logger.info("Rendered %d frames (%dx%d, %.2f s, %d bytes)", result.n_frames,

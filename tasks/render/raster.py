@@ -19,6 +19,7 @@ the origin is the middle of the head, +x is to the right of the screen and +y is
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import cv2
@@ -36,37 +37,63 @@ _COV_SS = 4  # supersampling of shape masks
 _SHIFT = 4  # fixed-point bits of OpenCV drawing coordinates (1/16 px)
 
 # Palette (RGB).
-_BG_TOP = (244, 224, 214)
-_BG_BOTTOM = (188, 202, 232)
-_BG_GLOW = (255, 246, 236)
-_SKIN = (240, 196, 168)
-_SKIN_SHADE = (204, 146, 122)
 _LID_TINT = (0.975, 0.945, 0.945)
-_CREASE = (190, 130, 112)
-_BLUSH = (240, 140, 138)
-_HAIR = (84, 53, 41)
-_HAIR_BACK = (60, 37, 30)
-_HAIR_SHINE = (156, 108, 80)
-_HAIR_STRAND = (52, 32, 26)
-_BROW = (74, 47, 38)
 _LASH = (38, 25, 23)
 _SCLERA = (250, 247, 243)
-_IRIS_DARK = (66, 42, 28)
-_IRIS = (122, 82, 50)
-_IRIS_LIGHT = (182, 134, 80)
 _PUPIL = (22, 15, 14)
-_NOSTRIL = (160, 98, 84)
-_LIP_UPPER = (184, 90, 96)
-_LIP_LOWER = (204, 110, 114)
 _LIP_SHINE = (236, 168, 164)
 _LIP_LINE = (116, 46, 54)
 _CAVITY_TOP = (40, 11, 16)
 _CAVITY_BOTTOM = (96, 34, 42)
 _TEETH = (246, 242, 234)
 _TONGUE = (208, 106, 112)
-_SHIRT = (52, 118, 130)
-_SHIRT_SHADE = (34, 86, 98)
-_COLLAR = (86, 152, 162)
+
+
+@dataclass(frozen=True)
+class Look:
+    """The colours of a drawn stock avatar (RGB); the defaults are Aura's."""
+
+    bg_top: tuple[int, int, int] = (244, 224, 214)
+    bg_bottom: tuple[int, int, int] = (188, 202, 232)
+    bg_glow: tuple[int, int, int] = (255, 246, 236)
+    skin_shade: tuple[int, int, int] = (204, 146, 122)
+    skin: tuple[int, int, int] = (240, 196, 168)
+    crease: tuple[int, int, int] = (190, 130, 112)
+    blush: tuple[int, int, int] = (240, 140, 138)
+    hair_back: tuple[int, int, int] = (60, 37, 30)
+    hair_shine: tuple[int, int, int] = (156, 108, 80)
+    hair_strand: tuple[int, int, int] = (52, 32, 26)
+    hair: tuple[int, int, int] = (84, 53, 41)
+    brow: tuple[int, int, int] = (74, 47, 38)
+    iris_dark: tuple[int, int, int] = (66, 42, 28)
+    iris_light: tuple[int, int, int] = (182, 134, 80)
+    iris: tuple[int, int, int] = (122, 82, 50)
+    nostril: tuple[int, int, int] = (160, 98, 84)
+    lip_upper: tuple[int, int, int] = (184, 90, 96)
+    lip_lower: tuple[int, int, int] = (204, 110, 114)
+    shirt_shade: tuple[int, int, int] = (34, 86, 98)
+    shirt: tuple[int, int, int] = (52, 118, 130)
+    collar: tuple[int, int, int] = (86, 152, 162)
+
+
+LOOKS: dict[str, Look] = {
+    "aura": Look(),
+    "ben": Look(skin=(150, 102, 74), skin_shade=(112, 72, 52), crease=(104, 66, 48),
+                blush=(170, 92, 80), hair=(28, 22, 20), hair_back=(18, 14, 13),
+                hair_shine=(84, 70, 62), hair_strand=(12, 10, 9), brow=(26, 20, 18),
+                iris_dark=(34, 22, 14), iris=(70, 44, 26), iris_light=(118, 82, 50),
+                nostril=(96, 58, 44), lip_upper=(120, 62, 60), lip_lower=(138, 76, 72),
+                shirt=(180, 120, 46), shirt_shade=(140, 88, 30), collar=(214, 164, 84),
+                bg_top=(222, 232, 240), bg_bottom=(168, 188, 206), bg_glow=(244, 248, 252)),
+    "cleo": Look(skin=(248, 214, 192), skin_shade=(222, 168, 146), crease=(206, 150, 130),
+                 blush=(246, 150, 146), hair=(178, 74, 34), hair_back=(128, 50, 24),
+                 hair_shine=(236, 138, 82), hair_strand=(110, 40, 18), brow=(150, 70, 40),
+                 iris_dark=(40, 78, 54), iris=(70, 128, 86), iris_light=(130, 182, 126),
+                 nostril=(196, 126, 110), lip_upper=(198, 100, 108), lip_lower=(216, 120, 126),
+                 shirt=(92, 70, 150), shirt_shade=(64, 48, 112), collar=(140, 118, 196),
+                 bg_top=(236, 240, 226), bg_bottom=(196, 214, 190), bg_glow=(250, 252, 240)),
+}
+"""The drawn stock avatars' looks, by name (``stock:NAME``)."""
 
 # Features, in head units.
 _EYE_X = 0.150          # distance of each eye's centre from the middle
@@ -261,7 +288,8 @@ class StockFace:
             left/right), ``brow_left``, ``brow_right``.
     """
 
-    def __init__(self, width_px: int, height_px: int):
+    def __init__(self, width_px: int, height_px: int, look: Look | None = None):
+        self.look = look or Look()
         if int(width_px) < 64 or int(height_px) < 64:
             raise ValueError(
                 f"frame size must be at least 64×64 px, got {width_px}×{height_px}"
@@ -325,13 +353,13 @@ class StockFace:
         """Background, neck and shoulders: (height, width, 3) uint8 RGB."""
         w, h, s = self.width_px, self.height_px, self._head_px
         yy = (np.arange(h, dtype=np.float32) / max(1, h - 1))[:, None, None]
-        top, bottom = np.float32(_BG_TOP), np.float32(_BG_BOTTOM)
+        top, bottom = np.float32(self.look.bg_top), np.float32(self.look.bg_bottom)
         img = np.broadcast_to(top + (bottom - top) * yy, (h, w, 3)).copy()
         # Soft light behind the head.
         gx = (np.arange(w, dtype=np.float32) - self._cx) / (1.1 * s)
         gy = (np.arange(h, dtype=np.float32) - (self._cy - 0.1 * s)) / (1.1 * s)
         glow = np.exp(-(gx[None, :] ** 2 + gy[:, None] ** 2) * 1.4)[..., None] * 0.6
-        img += (np.float32(_BG_GLOW) - img) * glow
+        img += (np.float32(self.look.bg_glow) - img) * glow
         L = _Layers(h, w, opaque_rgb=img)
 
         def px(pts) -> np.ndarray:
@@ -343,11 +371,11 @@ class StockFace:
         ])), 2)
         neck_c = L.cov([px(neck)])
         neck_m = L.full(neck_c)
-        L.over(neck_c, _SKIN)
+        L.over(neck_c, self.look.skin)
         L.shade(L.cov([px(_ellipse((0.0, 0.46), (0.2, 0.09)))], blur_px=0.03 * s),
-                _SKIN_SHADE, 0.9, clip=neck_m)
+                self.look.skin_shade, 0.9, clip=neck_m)
         L.shade(L.cov([px(np.array([(0.06, 0.3), (0.16, 0.3), (0.17, 0.64), (0.09, 0.64)]))],
-                      blur_px=0.025 * s), _SKIN_SHADE, 0.35, clip=neck_m)
+                      blur_px=0.025 * s), self.look.skin_shade, 0.35, clip=neck_m)
 
         # Shoulders and top, with a rounded neckline cut out of it.
         neck_curve = np.array([(-0.16, 0.58), (-0.12, 0.70), (0.0, 0.75), (0.12, 0.70),
@@ -359,21 +387,22 @@ class StockFace:
         neckline = _chaikin(neck_curve, 3, closed=False)
         shirt_c = L.cov([px(shirt)])
         shirt_m = L.full(shirt_c)
-        L.over(shirt_c, _SHIRT)
+        L.over(shirt_c, self.look.shirt)
         L.shade(L.cov([px(_ellipse((0.0, 0.62), (0.14, 0.08)))], blur_px=0.03 * s),
-                _SKIN_SHADE, 0.3, clip=neck_m * (1.0 - shirt_m))
-        L.over(L.cov([px(neckline)], stroke_px=0.036 * s), _COLLAR, 0.95, clip=shirt_m)
+                self.look.skin_shade, 0.3, clip=neck_m * (1.0 - shirt_m))
+        L.over(L.cov([px(neckline)], stroke_px=0.036 * s), self.look.collar, 0.95, clip=shirt_m)
         L.shade(L.cov([px(neckline + [0.0, 0.022])], stroke_px=0.02 * s, blur_px=0.012 * s),
-                _SHIRT_SHADE, 0.5, clip=shirt_m)
+                self.look.shirt_shade, 0.5, clip=shirt_m)
         # Rounded shoulders: shade towards the arms, and a soft fold where each arm
         # meets the body.
         for side in (-1.0, 1.0):
             arm = np.array([(0.68, 0.78), (1.2, 0.7), (1.2, 4.0), (0.74, 4.0), (0.74, 1.2)])
-            L.shade(L.cov([px(arm * [side, 1.0])], blur_px=0.07 * s), _SHIRT_SHADE, 0.55,
+            L.shade(L.cov([px(arm * [side, 1.0])], blur_px=0.07 * s), self.look.shirt_shade, 0.55,
                     clip=shirt_m)
             seam = _chaikin(np.array([(0.66, 1.02), (0.70, 1.4), (0.72, 4.0)]) * [side, 1.0],
                             2, closed=False)
-            L.shade(L.cov([px(seam)], stroke_px=0.012 * s, blur_px=0.012 * s), _SHIRT_SHADE,
+            L.shade(L.cov([px(seam)], stroke_px=0.012 * s, blur_px=0.012 * s),
+                    self.look.shirt_shade,
                     0.6, clip=shirt_m)
         return L.to_u8()[0]
 
@@ -393,17 +422,17 @@ class StockFace:
             (0.515, 0.30), (0.48, 0.385), (0.41, 0.405), (0.35, 0.37), (0.30, 0.24),
             (0.0, 0.22),
         ])), 3)
-        L.over(L.cov([px(back)]), _HAIR_BACK)
+        L.over(L.cov([px(back)]), self.look.hair_back)
         L.shade(L.cov([px(_chaikin(np.array([(0.40, -0.35), (0.48, 0.0), (0.46, 0.40)]), 2,
                                    closed=False)) * [1, 1]], stroke_px=0.02 * s,
-                      blur_px=0.02 * s), _HAIR, 0.6)
+                      blur_px=0.02 * s), self.look.hair, 0.6)
 
         # Ears (behind the face's edge).
         for side in (-1.0, 1.0):
             L.over(L.cov([px(_ellipse((side * 0.352, 0.06), (0.052, 0.088), side * 8))]),
-                   _SKIN)
+                   self.look.skin)
             L.shade(L.cov([px(_ellipse((side * 0.365, 0.06), (0.024, 0.055), side * 8))],
-                          blur_px=0.008 * s), _SKIN_SHADE, 0.75)
+                          blur_px=0.008 * s), self.look.skin_shade, 0.75)
 
         # Face: a rounded skull over a soft, tapering jaw.
         t = np.linspace(-np.pi, 0.0, 41)
@@ -414,29 +443,29 @@ class StockFace:
         face = _chaikin(np.vstack([upper, right, [(0.0, 0.5)], (right * [-1, 1])[::-1]]), 2)
         face_c = L.cov([px(face)])
         face_m = L.full(face_c)
-        L.over(face_c, _SKIN)
+        L.over(face_c, self.look.skin)
         # Roundness: shade towards the edge of the face; blush on the cheeks.
         dist = cv2.distanceTransform((face_m > 0.5).astype(np.uint8), cv2.DIST_L2, 5)
         edge = np.clip(1.0 - dist / (0.07 * s), 0.0, 1.0) ** 2
-        L.rgb += (np.float32(_SKIN_SHADE) - L.rgb) * (edge * face_m * 0.45)[..., None]
+        L.rgb += (np.float32(self.look.skin_shade) - L.rgb) * (edge * face_m * 0.45)[..., None]
         for side in (-1.0, 1.0):
             L.shade(L.cov([px(_ellipse((side * 0.205, 0.14), (0.07, 0.04)))],
-                          blur_px=0.028 * s), _BLUSH, 0.32, clip=face_m)
+                          blur_px=0.028 * s), self.look.blush, 0.32, clip=face_m)
 
         # Nose: a soft shadow down one side, a lit tip and two nostrils.
         ridge = _chaikin(np.array([(0.032, -0.03), (0.045, 0.08), (0.052, 0.14)]), 2,
                          closed=False)
-        L.shade(L.cov([px(ridge)], stroke_px=0.018 * s, blur_px=0.012 * s), _SKIN_SHADE,
+        L.shade(L.cov([px(ridge)], stroke_px=0.018 * s, blur_px=0.012 * s), self.look.skin_shade,
                 0.35)
         under = _chaikin(np.array([(-0.05, 0.152), (-0.02, 0.18), (0.02, 0.18),
                                    (0.05, 0.152)]), 2, closed=False)
-        L.shade(L.cov([px(under)], stroke_px=0.012 * s, blur_px=0.006 * s), _SKIN_SHADE,
+        L.shade(L.cov([px(under)], stroke_px=0.012 * s, blur_px=0.006 * s), self.look.skin_shade,
                 0.55)
         L.shade(L.cov([px(_ellipse((0.0, 0.145), (0.03, 0.02)))], blur_px=0.012 * s),
                 (252, 224, 204), 0.5)
         for side in (-1.0, 1.0):
             L.over(L.cov([px(_ellipse((side * 0.024, _NOSE_TIP_Y), (0.013, 0.006),
-                                      side * 15))], blur_px=0.002 * s), _NOSTRIL, 0.85)
+                                      side * 15))], blur_px=0.002 * s), self.look.nostril, 0.85)
         # A face with no eyes yet: the source of the eyelid skin painted per frame.
         lid_src = L.rgb * np.float32(_LID_TINT)
 
@@ -450,14 +479,15 @@ class StockFace:
             (0.27, -0.20), (0.14, -0.27), (0.02, -0.31), (-0.10, -0.355), (-0.19, -0.33),
             (-0.27, -0.24), (-0.315, -0.10),
         ]), 3))
-        L.shade(L.cov([fringe + [0.0, 0.025 * s]], blur_px=0.02 * s), _SKIN_SHADE, 0.5,
+        L.shade(L.cov([fringe + [0.0, 0.025 * s]], blur_px=0.02 * s), self.look.skin_shade, 0.5,
                 clip=face_m)
         fringe_c = L.cov([fringe])
         fringe_m = L.full(fringe_c)
-        L.over(fringe_c, _HAIR)
+        L.over(fringe_c, self.look.hair)
         shine = _chaikin(np.array([(-0.25, -0.43), (-0.08, -0.50), (0.12, -0.49),
                                    (0.28, -0.41)]), 2, closed=False)
-        L.shade(L.cov([px(shine)], stroke_px=0.04 * s, blur_px=0.02 * s), _HAIR_SHINE, 0.55,
+        L.shade(L.cov([px(shine)], stroke_px=0.04 * s, blur_px=0.02 * s),
+                self.look.hair_shine, 0.55,
                 clip=fringe_m)
         strands = [px(_chaikin(np.array(c), 3, closed=False)) for c in (
             ((-0.12, -0.53), (0.05, -0.42), (0.2, -0.30)),
@@ -466,7 +496,7 @@ class StockFace:
             ((-0.18, -0.50), (-0.06, -0.42), (0.06, -0.33)),
             ((-0.22, -0.48), (-0.30, -0.36), (-0.33, -0.16)),
         )]
-        L.shade(L.cov(strands, stroke_px=max(1.0, 0.006 * s)), _HAIR_STRAND, 0.4,
+        L.shade(L.cov(strands, stroke_px=max(1.0, 0.006 * s)), self.look.hair_strand, 0.4,
                 clip=fringe_m)
 
         rgb, a = L.to_u8()
@@ -490,9 +520,10 @@ class StockFace:
         disc = np.clip((1.0 - d) * r + 0.5, 0.0, 1.0)
         # Iris: lighter below, a dark rim, then the pupil.
         t = np.clip((gy - cy) / r * 0.9 + 0.1, 0.0, 1.0)[..., None]
-        col = np.float32(_IRIS) + (np.float32(_IRIS_LIGHT) - np.float32(_IRIS)) * t
+        iris, light = np.float32(self.look.iris), np.float32(self.look.iris_light)
+        col = iris + (light - iris) * t
         rim = np.clip((d - 0.72) / 0.28, 0.0, 1.0)[..., None]
-        col += (np.float32(_IRIS_DARK) - col) * rim
+        col += (np.float32(self.look.iris_dark) - col) * rim
         pupil = np.clip((0.42 - d) * r + 0.5, 0.0, 1.0)[..., None]
         col += (np.float32(_PUPIL) - col) * pupil
         sub = (slice(y0, y1), slice(x0, x1))
@@ -539,13 +570,13 @@ class StockFace:
                          upper[-1:] + [side * 0.012, -0.004], crease[::-1]])
         _paint(img, _coverage(shape, [px(lid)]), self._lid_src, from_image=True)
         _paint(img, _coverage(shape, [px(crease[3:-2] + [0.0, 0.003])], stroke_px=0.005 * s),
-               _CREASE, 0.55)
+               self.look.crease, 0.55)
         # Lower lid: the face's own skin from the lid's edge down to below the eye.
         low = np.vstack([lower[:1] + [side * -0.01, 0.0], lower,
                          lower[-1:] + [side * 0.012, 0.0], (lower_rest + [0.0, 0.01])[::-1]])
         _paint(img, _coverage(shape, [px(low)]), self._lid_src, from_image=True)
         _paint(img, _coverage(shape, [px(lower[3:-1] + [0.0, 0.003])], stroke_px=0.004 * s),
-               _CREASE, 0.5)
+               self.look.crease, 0.5)
         # Lash line: thick along the upper lid, with a small flick at the outer corner.
         thick = 0.004 + 0.008 * np.sin(np.pi * np.clip(self._eye_u * 0.9 + 0.1, 0.0, 1.0))
         top = upper - np.stack([zeros, thick], axis=1)
@@ -563,7 +594,7 @@ class StockFace:
         thick = 0.009 + 0.018 * (1.0 - u) ** 0.8
         poly = np.vstack([np.stack([x, y - 0.45 * thick], axis=1),
                           np.stack([x, y + 0.55 * thick], axis=1)[::-1]])
-        _paint(img, _coverage(img.shape[:2], [self._px(_chaikin(poly, 2))]), _BROW)
+        _paint(img, _coverage(img.shape[:2], [self._px(_chaikin(poly, 2))]), self.look.brow)
 
     def _draw_wrinkles(self, img: np.ndarray, amount: float) -> None:
         if amount < 0.1:
@@ -572,7 +603,7 @@ class StockFace:
                                             (0.035, 0.01 + dy)]), 2, closed=False))
                 for dy in (-0.018, 0.004)]
         _paint(img, _coverage(img.shape[:2], arcs, stroke_px=0.005 * self._head_px,
-                              blur_px=0.5), _SKIN_SHADE, 0.8 * amount)
+                              blur_px=0.5), self.look.skin_shade, 0.8 * amount)
 
     def _draw_mouth(self, img: np.ndarray, p: dict[str, float]) -> None:
         s, shape, px = self._head_px, img.shape[:2], self._px
@@ -602,9 +633,9 @@ class StockFace:
             return px(np.stack([xs, ys], axis=1))
 
         _paint(img, _coverage(shape, [np.vstack([pts(outer_up), pts(inner_up)[::-1]])]),
-               _LIP_UPPER)
+               self.look.lip_upper)
         _paint(img, _coverage(shape, [np.vstack([pts(inner_dn), pts(outer_dn)[::-1]])]),
-               _LIP_LOWER)
+               self.look.lip_lower)
         open_px = float((opening_up + opening_dn).max() * s)
         if open_px > 0.75:
             self._draw_mouth_inside(img, pts, x, inner_up, inner_dn, gap, hw, r_in, rnd)

@@ -57,7 +57,8 @@ def test_a_bad_tag_names_its_line_and_column(workdir):
                                   "[joy:2] is outside 0..1")
 
 
-@pytest.mark.parametrize(("option", "value"), [("--aspect", "4:3"), ("--resolution", "4k")])
+@pytest.mark.parametrize(("option", "value"), [
+    ("--aspect", "4:3"), ("--resolution", "16k"), ("--quality", "ultra")])
 def test_an_unknown_option_value_is_refused(workdir, option, value):
     (workdir / "s.txt").write_text("Hello.")
     result = run_aura("render", "s.txt", option, value, home=workdir / "home", cwd=workdir)
@@ -204,5 +205,6 @@ def test_avatar_create_and_list(workdir):
     assert "no face was found in the photo" in error_line(refused)
 
     listed = run_aura("avatar", "list", "--json", home=workdir / "home", cwd=workdir)
-    assert [(a["avatar_id"], a["name"]) for a in json.loads(listed.stdout)][1:] == [
-        (report["avatar_id"], "Me")]
+    avatars = [(a["avatar_id"], a["name"]) for a in json.loads(listed.stdout)]
+    assert avatars == [("stock:aura", "Aura (stock, drawn)"), ("stock:ben", "Ben (stock, drawn)"),
+                       ("stock:cleo", "Cleo (stock, drawn)"), (report["avatar_id"], "Me")]

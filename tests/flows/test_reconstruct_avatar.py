@@ -80,3 +80,20 @@ async def test_a_bad_photo_fails_in_plain_words_and_leaves_nothing(store, payloa
     assert stored_files() == before
     async with session_scope() as session:
         assert await session.scalar(select(func.count()).select_from(ActorDNA)) == 0
+
+
+async def test_the_stock_avatars_are_actor_dna_rows_that_render(store, tmp_path):
+    from tasks.avatar.actors import sync_stock_actors
+
+    async with session_scope() as session:
+        stock = await sync_stock_actors(session)
+        again = await sync_stock_actors(session)
+    assert [row.name for row in stock] == ["Aura", "Ben", "Cleo"]
+    assert [row.id for row in again] == [row.id for row in stock]
+    assert all(row.is_stock and row.rig["kind"] == "drawn" for row in stock)
+
+    result = await script_to_video("Hello there.", RenderSpec(aspect="1:1",
+                                                              avatar=str(stock[2].id)))
+    video = tmp_path / "cleo.mp4"
+    get_storage().download(result.video.key, video)
+    assert probe_mp4(video).width == 720

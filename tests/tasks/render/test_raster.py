@@ -213,3 +213,17 @@ def test_bad_arguments_are_rejected():
         StockFace(32, 720)
     with pytest.raises(TypeError, match="PoseTrack"):
         next(StockFace(128, 128).frames({"jaw_open": [0.5]}))
+
+
+def test_each_stock_look_is_its_own_avatar():
+    from tasks.render.raster import LOOKS
+
+    assert {"aura", "ben", "cleo"} <= set(LOOKS)
+    frames = {name: render(StockFace(360, 640, look), **AA) for name, look in LOOKS.items()}
+    for name, look in LOOKS.items():
+        face = StockFace(360, 640, look)
+        x0, y0, x1, y1 = face.regions["eye_left"]
+        cheek = frames[name][y1 + (y1 - y0), (x0 + x1) // 2].astype(int)
+        assert np.abs(cheek - np.array(look.skin)).max() < 40, name
+    assert not np.array_equal(frames["aura"], frames["ben"])
+    assert not np.array_equal(frames["ben"], frames["cleo"])
