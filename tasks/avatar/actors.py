@@ -14,7 +14,6 @@ leaves nothing behind.
 
 from __future__ import annotations
 
-import io
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InputError
+from core.npz import array_from_npz, array_to_npz
 from core.storage import Storage, content_key
 from models.tables import ActorDNA
 
@@ -65,14 +65,11 @@ def decode_png(data: bytes) -> np.ndarray:
 
 
 def encode_landmarks(landmarks: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, landmarks=landmarks.astype(np.float32))
-    return buffer.getvalue()
+    return array_to_npz("landmarks", landmarks)
 
 
 def decode_landmarks(data: bytes) -> np.ndarray:
-    with np.load(io.BytesIO(data)) as archive:
-        return archive["landmarks"]
+    return array_from_npz(data, "landmarks")
 
 
 async def save_actor(session: AsyncSession, storage: Storage, *, name: str,

@@ -16,6 +16,7 @@ import soundfile as sf
 from prefect import get_run_logger, task
 
 from core.errors import ConfigError
+from core.npz import array_from_npz, array_to_npz
 from core.settings import get_settings
 from core.storage import Storage, content_key, get_storage
 from models.domain import VisemeTrack, VoiceTrack
@@ -30,15 +31,12 @@ LIPSYNC_ENGINE_VERSION = 2
 
 def save_weights(weights: np.ndarray) -> bytes:
     """An ``.npz`` holding ``weights`` (float32, shape (n_frames, n_visemes))."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, weights=weights.astype(np.float32))
-    return buffer.getvalue()
+    return array_to_npz("weights", weights)
 
 
 def load_weights(data: bytes) -> np.ndarray:
     """The ``weights`` array of an ``.npz`` written by :func:`save_weights`."""
-    with np.load(io.BytesIO(data)) as archive:
-        return archive["weights"]
+    return array_from_npz(data, "weights")
 
 
 @task(name="align_lipsync", **task_options())

@@ -375,22 +375,16 @@ class PhotoFace:
         if opening < 0.6:
             self._draw_lip_seam(patch, upper - np.array(origin))
             return
-        ss = 4
         loop = points[list(INNER_LIP_LOOP)] - np.array(origin)
-        bx0, by0 = np.floor(loop.min(axis=0)).astype(int) - 2
-        bx1, by1 = np.ceil(loop.max(axis=0)).astype(int) + 3
-        bx0, by0 = max(bx0, 0), max(by0, 0)
-        bx1, by1 = min(bx1, patch.shape[1]), min(by1, patch.shape[0])
-        if bx1 <= bx0 or by1 <= by0:
+        box = _box_around(loop, patch.shape, 2)
+        if box is None:
             return
+        bx0, by0, bx1, by1 = box
         h, w = by1 - by0, bx1 - bx0
 
         def mask(poly: np.ndarray) -> np.ndarray:
-            big = np.zeros((h * ss, w * ss), np.uint8)
-            pts = np.round((poly - np.array([bx0, by0])) * ss).astype(np.int32)
-            cv2.fillPoly(big, [pts], 255, cv2.LINE_AA)
-            return cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(
-                np.float32) / 255.0
+            return _coverage(box, lambda big, to_px: cv2.fillPoly(
+                big, [to_px(poly)], 255, cv2.LINE_AA))
 
         inside = cv2.GaussianBlur(mask(loop), (3, 3), 0)
         region = patch[by0:by1, bx0:bx1].astype(np.float32)
@@ -416,19 +410,14 @@ class PhotoFace:
 
     def _draw_lip_seam(self, patch: np.ndarray, upper: np.ndarray) -> None:
         """The thin shadow where closed lips meet (the photo's own was painted over)."""
-        ss = 4
-        x0, y0 = np.floor(upper.min(axis=0)).astype(int) - 3
-        x1, y1 = np.ceil(upper.max(axis=0)).astype(int) + 4
-        x0, y0 = max(x0, 0), max(y0, 0)
-        x1, y1 = min(x1, patch.shape[1]), min(y1, patch.shape[0])
-        if x1 <= x0 or y1 <= y0:
+        box = _box_around(upper, patch.shape, 3)
+        if box is None:
             return
-        big = np.zeros(((y1 - y0) * ss, (x1 - x0) * ss), np.uint8)
-        pts = np.round((upper - [x0, y0]) * ss).astype(np.int32)
-        thickness = max(1, int(round(self.face_h / 160 * ss)))
-        cv2.polylines(big, [pts], False, 255, thickness, cv2.LINE_AA)
-        line = cv2.resize(big, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
-        alpha = 0.55 * line.astype(np.float32)[..., None] / 255.0
+        x0, y0, x1, y1 = box
+        thickness = max(1, int(round(self.face_h / 160 * _SUPERSAMPLE)))
+        line = _coverage(box, lambda big, to_px: cv2.polylines(
+            big, [to_px(upper)], False, 255, thickness, cv2.LINE_AA))
+        alpha = 0.55 * line[..., None]
         region = patch[y0:y1, x0:x1].astype(np.float32)
         patch[y0:y1, x0:x1] = (region * (1 - alpha) + _SEAM * alpha).astype(np.uint8)
 
@@ -440,3 +429,30 @@ class PhotoFace:
         for row in matrix:
             self.draw(row.astype(np.float64), out)
             yield out
+
+
+_SUPERSAMPLE = 4
+"""Mouth shapes are drawn this many times larger and averaged down (smooth edges)."""
+
+
+def _box_around(points: np.ndarray, shape: tuple[int, ...], margin: int,
+                ) -> tuple[int, int, int, int] | None:
+    """The pixel box around ``points`` with a margin, inside an image of ``shape``."""
+    x0, y0 = np.floor(points.min(axis=0)).astype(int) - margin
+    x1, y1 = np.ceil(points.max(axis=0)).astype(int) + margin + 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, shape[1]), min(y1, shape[0])
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+def _coverage(box: tuple[int, int, int, int], draw) -> np.ndarray:  # noqa: ANN001
+    """Anti-aliased coverage (0..1, float32) of what ``draw(canvas, to_px)`` paints in
+    white on a supersampled canvas of ``box``; ``to_px`` maps points to its pixels."""
+    x0, y0, x1, y1 = box
+    canvas = np.zeros(((y1 - y0) * _SUPERSAMPLE, (x1 - x0) * _SUPERSAMPLE), np.uint8)
+
+    def to_px(points: np.ndarray) -> np.ndarray:
+        return np.round((points - [x0, y0]) * _SUPERSAMPLE).astype(np.int32)
+
+    draw(canvas, to_px)
+    small = cv2.resize(canvas, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    return small.astype(np.float32) / 255.0
