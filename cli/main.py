@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--aspect", choices=ASPECTS, default="9:16")
     render.add_argument("--resolution", choices=RESOLUTIONS, default="720p",
                         help="720p, 1080p, 4k (2160 px short side); 8k where memory allows")
+    render.add_argument("--captions", action="store_true",
+                        help="burn in captions from the spoken words")
     render.add_argument("--quality", choices=QUALITIES, default="standard",
                         help="encoder effort: draft (fastest), standard, high (smallest)")
     render.add_argument("--json", action="store_true",
@@ -160,7 +162,8 @@ def render_command(args: argparse.Namespace) -> None:
     from core.settings import get_settings
 
     spec = RenderSpec(aspect=args.aspect, resolution=args.resolution,
-                      fps=get_settings().video.fps, avatar=args.avatar, quality=args.quality)
+                      fps=get_settings().video.fps, avatar=args.avatar, quality=args.quality,
+                      captions=args.captions)
     photo = _photo_path(args.avatar)
     recording = _recording_path(args.voice)
     if recording is not None:

@@ -131,6 +131,8 @@ class RenderSpec(_Frozen):
     quality: Quality = "standard"
     """x264 effort: ``draft`` (fast, larger), ``standard`` (AURA_VIDEO__PRESET/CRF),
     ``high`` (slower, smaller and cleaner)."""
+    captions: bool = False
+    """Burn in captions from the voice's word timings."""
 
     @property
     def size_px(self) -> tuple[int, int]:

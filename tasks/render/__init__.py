@@ -21,13 +21,21 @@ from core.db import session_scope
 from core.errors import ConfigError, InputError
 from core.settings import get_settings
 from core.storage import content_key, get_storage
-from models.domain import RenderSpec, Segment, VideoArtifact, VisemeTrack, VoiceTrack
+from models.domain import (
+    RenderSpec,
+    Segment,
+    VideoArtifact,
+    VisemeTrack,
+    VoiceTrack,
+    Word,
+)
 from tasks.artifacts import load_finished, save_finished
 from tasks.avatar.actors import STOCK_LOOKS, ActorFace, get_actor, load_face
 from tasks.emotion.expression import face_table
 from tasks.lipsync import load_weights
 from tasks.policy import task_options
 from tasks.publish.notify import report_frames
+from tasks.render.captions import caption_words
 from tasks.render.encode import EncodeResult, encode_mp4
 
 RENDER_ENGINE_VERSION = 1
@@ -61,7 +69,8 @@ def encoder_settings(quality: str, preset: str, crf: int) -> tuple[str, int]:
 def render_local(weights: np.ndarray, spans: list[EmotionSpan], spec: RenderSpec,
                  audio_path: Path, out_path: Path,
                  on_progress: Callable[[int, int], None] | None = None,
-                 face: ActorFace | None = None, look: str = "aura") -> EncodeResult:
+                 face: ActorFace | None = None, look: str = "aura",
+                 words: list[Word] | None = None) -> EncodeResult:
     """Draw and encode the video on this machine's CPU.
 
     Args:
@@ -73,6 +82,7 @@ def render_local(weights: np.ndarray, spans: list[EmotionSpan], spec: RenderSpec
         on_progress: called with (frames done, n_frames) as frames are encoded.
         face: a photo avatar to animate; None draws the stock avatar ``look``.
         look: which drawn stock avatar (``tasks.render.raster.LOOKS``).
+        words: the voice's timed words, for captions when ``spec.captions`` is set.
     """
     from tasks.render.rig import build_pose_track
 
@@ -88,7 +98,12 @@ def render_local(weights: np.ndarray, spans: list[EmotionSpan], spec: RenderSpec
         from tasks.render.photo import PhotoFace
 
         drawer = PhotoFace(face.image_rgb, face.landmarks, width, height)
-    return encode_mp4(drawer.frames(pose), n_frames=len(weights), fps=spec.fps,
+    frames = drawer.frames(pose)
+    if spec.captions and words:
+        from tasks.render.captions import group_words, with_captions
+
+        frames = with_captions(frames, group_words(words), spec.fps)
+    return encode_mp4(frames, n_frames=len(weights), fps=spec.fps,
                       audio_path=audio_path, out_path=out_path, preset=preset, crf=crf,
                       audio_sample_rate_hz=video.audio_sample_rate_hz,
                       audio_bitrate_bps=video.audio_bitrate_bps, on_progress=on_progress)
@@ -144,7 +159,8 @@ async def render_video(segments: list[Segment], voice: VoiceTrack, visemes: Vise
           tempfile.TemporaryDirectory(prefix="aura-render-") as tmp):
         out_path = Path(tmp) / "video.mp4"
         result = await asyncio.to_thread(render_local, weights, spans, spec, audio_path,
-                                         out_path, progress, face, look)
+                                         out_path, progress, face, look,
+                                         caption_words(segments, voice))
         video_key = f"{key}.mp4"
         await asyncio.to_thread(storage.put_file, video_key, out_path, "video/mp4")
     logger.info("Rendered %d frames (%dx%d, %.2f s, %d bytes)", result.n_frames,
