@@ -1,9 +1,10 @@
 """Trickster voice effects: pitch, formants and tempo, each on its own, plus colour effects.
 
-Pitch, formants and tempo go through one pass of Praat's "Change gender" (PSOLA, via
-praat-parselmouth): the formants are moved by resampling and PSOLA then puts pitch and
-duration where they are asked to be, so that each of the three can change without the
-other two (librosa's phase vocoder would move formants with pitch and smear transients).
+Pitch and formants go through one pass of Praat's "Change gender" (PSOLA, via
+praat-parselmouth): the formants are moved by resampling and PSOLA then puts the pitch
+where it is asked to be; the tempo is changed by WSOLA, which keeps pitch and formants.
+Each of the three changes without the other two (librosa's phase vocoder would move
+formants with pitch and smear transients).
 Colour effects follow, each a short piece of signal processing:
 
 - ``robot``: the pitch is flattened to a monotone (Praat Manipulation, overlap-add) and
@@ -170,12 +171,58 @@ def median_pitch_hz(x: np.ndarray, sample_rate_hz: int) -> float | None:
 
 def change_voice(x: np.ndarray, sample_rate_hz: int, pitch_semitones: float,
                  formant_ratio: float, tempo_ratio: float) -> np.ndarray:
-    """Pitch, formants and tempo in one PSOLA pass (Praat's "Change gender")."""
-    median = median_pitch_hz(x, sample_rate_hz) if pitch_semitones else None
-    new_median = median * 2 ** (pitch_semitones / 12) if median else 0.0  # 0: keep
-    changed = call(_sound(x, sample_rate_hz), "Change gender", PITCH_FLOOR_HZ,
-                   PITCH_CEILING_HZ, formant_ratio, new_median, 1.0, 1.0 / tempo_ratio)
-    return _samples(changed, sample_rate_hz)
+    """Pitch and formants in one PSOLA pass (Praat's "Change gender"), then the tempo by
+    WSOLA (:func:`stretch_time`), which is deterministic where Praat's duration change
+    draws random pulses in unvoiced stretches."""
+    if pitch_semitones or formant_ratio != 1.0:
+        median = median_pitch_hz(x, sample_rate_hz) if pitch_semitones else None
+        new_median = median * 2 ** (pitch_semitones / 12) if median else 0.0  # 0: keep
+        changed = call(_sound(x, sample_rate_hz), "Change gender", PITCH_FLOOR_HZ,
+                       PITCH_CEILING_HZ, formant_ratio, new_median, 1.0, 1.0)
+        x = _samples(changed, sample_rate_hz)
+    if tempo_ratio != 1.0:
+        x = stretch_time(x, sample_rate_hz, tempo_ratio)
+    return x
+
+
+WSOLA_FRAME_S = 0.030
+"""WSOLA frame length (a few pitch periods of a low voice)."""
+WSOLA_SEARCH_S = 0.012
+"""How far WSOLA may shift a frame to keep the waveform continuous."""
+
+
+def stretch_time(x: np.ndarray, sample_rate_hz: int, tempo_ratio: float) -> np.ndarray:
+    """Speak ``tempo_ratio`` times faster without changing the pitch (WSOLA).
+
+    Each output frame (half-overlapping Hann windows) is taken from the input near where
+    the tempo puts it, shifted by up to :data:`WSOLA_SEARCH_S` so that it continues the
+    previous frame's waveform best (highest cross-correlation); the frames are then
+    overlap-added. Output length is ``len(x) / tempo_ratio``.
+    """
+    n = int(round(WSOLA_FRAME_S * sample_rate_hz)) // 2 * 2
+    hop_out = n // 2
+    hop_in = hop_out * tempo_ratio
+    tol = int(round(WSOLA_SEARCH_S * sample_rate_hz))
+    out_len = int(round(x.size / tempo_ratio))
+    padded = np.pad(x.astype(np.float64), (tol + n, tol + 2 * n))
+    window = np.hanning(n + 1)[:n]
+    out = np.zeros(out_len + 2 * n)
+    norm = np.zeros(out_len + 2 * n)
+    previous = tol + n  # input position (in padded) of the previous frame
+    for k in range(out_len // hop_out + 1):
+        nominal = int(round(k * hop_in)) + tol + n
+        if k == 0:
+            position = nominal
+        else:
+            template = padded[previous + hop_out: previous + hop_out + n]
+            region = padded[nominal - tol: nominal + tol + n]
+            scores = np.correlate(region, template, mode="valid")
+            position = nominal - tol + int(np.argmax(scores))
+        out[k * hop_out: k * hop_out + n] += window * padded[position: position + n]
+        norm[k * hop_out: k * hop_out + n] += window
+        previous = position
+    out = out[:out_len] / np.maximum(norm[:out_len], 1e-3)
+    return out.astype(np.float32)
 
 
 def robotise(x: np.ndarray, sample_rate_hz: int) -> np.ndarray:
