@@ -1,7 +1,8 @@
 """Step 4, render_video: avatar + VisemeTrack + segments + RenderSpec -> video key.
 
 Providers: ``local`` (default: CPU rig + raster + PyAV encoder, tasks/render/rig.py,
-raster.py, encode.py); ``modal`` (remote GPU) arrives with the render issue. Avatars:
+raster.py, encode.py); ``modal`` (the same render on a Modal machine:
+tasks/render/modal.py, deployed from deployments/modal_app.py). Avatars:
 ``stock:aura`` (drawn, tasks/render/raster.py) or an ``actor_dna`` id: a photo avatar
 (tasks/avatar/actors.py), animated by warping the photo (tasks/render/photo.py).
 """
@@ -18,7 +19,7 @@ import numpy as np
 from prefect import get_run_logger, task
 
 from core.db import session_scope
-from core.errors import ConfigError, InputError
+from core.errors import InputError
 from core.settings import get_settings
 from core.storage import content_key, get_storage
 from models.domain import (
@@ -37,6 +38,7 @@ from tasks.policy import task_options
 from tasks.publish.notify import report_frames
 from tasks.render.captions import caption_words
 from tasks.render.encode import EncodeResult, encode_mp4
+from tasks.render.modal import render_on_modal
 
 RENDER_ENGINE_VERSION = 1
 PHOTO_RENDER_VERSION = "photo-warp-1"
@@ -120,9 +122,6 @@ async def render_video(segments: list[Segment], voice: VoiceTrack, visemes: Vise
     """
     logger = get_run_logger()
     settings = get_settings()
-    if settings.render != "local":
-        raise ConfigError(f"AURA_RENDER={settings.render} is not available yet in this "
-                          "version; use AURA_RENDER=local")
     storage = get_storage()
     face, look = None, "aura"
     if spec.avatar.startswith("stock:"):
@@ -158,7 +157,8 @@ async def render_video(segments: list[Segment], voice: VoiceTrack, visemes: Vise
     with (storage.local_path(voice.audio_key) as audio_path,
           tempfile.TemporaryDirectory(prefix="aura-render-") as tmp):
         out_path = Path(tmp) / "video.mp4"
-        result = await asyncio.to_thread(render_local, weights, spans, spec, audio_path,
+        render = render_on_modal if settings.render == "modal" else render_local
+        result = await asyncio.to_thread(render, weights, spans, spec, audio_path,
                                          out_path, progress, face, look,
                                          caption_words(segments, voice))
         video_key = f"{key}.mp4"

@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from core.errors import AuraError, ConfigError, PermanentError, TransientError
 from core.settings import ModalSettings, RenderSettings, Settings, get_settings
-from models.domain import RenderSpec
+from models.domain import RenderSpec, Word
 from tasks.avatar.actors import STOCK_LOOKS, ActorFace, encode_landmarks, encode_png
 from tasks.lipsync import save_weights
 from tasks.lipsync.visemes import VISEMES
@@ -73,8 +73,9 @@ class RenderJob(BaseModel):
     ``weights_npz`` holds float32 viseme weights of shape (n_frames, 15) (``save_weights``);
     ``spans`` are (start_s, end_s, emotion, intensity); ``audio`` is the voice file's bytes
     as stored (any format soundfile reads, normally WAV); ``face`` is a photo avatar, or
-    None for the drawn stock avatar ``look``; ``video`` is the encoder settings of the
-    worker that asked (``AURA_VIDEO__*``), which the render uses instead of its own.
+    None for the drawn stock avatar ``look``; ``words`` are the timed words captioned when
+    ``spec.captions`` is set; ``video`` is the encoder settings of the worker that asked
+    (``AURA_VIDEO__*``), which the render uses instead of its own.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, ser_json_bytes="base64",
@@ -87,6 +88,7 @@ class RenderJob(BaseModel):
     audio: bytes
     face: RenderJobFace | None = None
     look: str = "aura"
+    words: list[Word] = []
     video: RenderSettings
 
     @field_validator("look")
@@ -134,6 +136,7 @@ def read_job(job: RenderJob | Mapping[str, Any]) -> RenderJob:
 
 def build_job(weights: np.ndarray, spans: Sequence[EmotionSpan], spec: RenderSpec,
               audio_path: Path, face: ActorFace | None = None, look: str = "aura",
+              words: Sequence[Word] | None = None,
               video: RenderSettings | None = None) -> RenderJob:
     """The job for one render; the arguments are those of ``tasks.render.render_local``.
 
@@ -144,6 +147,7 @@ def build_job(weights: np.ndarray, spans: Sequence[EmotionSpan], spec: RenderSpe
         audio_path: the voice track; its bytes are sent as they are.
         face: a photo avatar, or None for the stock avatar ``look``.
         look: which drawn stock avatar.
+        words: the voice's timed words, captioned when ``spec.captions`` is set.
         video: encoder settings; default: this process's ``AURA_VIDEO__*``.
 
     Raises:
@@ -162,6 +166,7 @@ def build_job(weights: np.ndarray, spans: Sequence[EmotionSpan], spec: RenderSpe
                      spans=[(float(s), float(e), str(emotion), float(i))
                             for s, e, emotion, i in spans],
                      spec=spec, audio=Path(audio_path).read_bytes(), face=job_face, look=look,
+                     words=list(words or ()),
                      video=video if video is not None else get_settings().video)
 
 
@@ -181,11 +186,12 @@ def render_on_modal(weights: np.ndarray, spans: Sequence[EmotionSpan], spec: Ren
                     audio_path: Path, out_path: Path,
                     on_progress: Callable[[int, int], None] | None = None,
                     face: ActorFace | None = None, look: str = "aura",
+                    words: Sequence[Word] | None = None,
                     settings: Settings | None = None) -> EncodeResult:
     """Render on the deployed Modal function; same arguments as ``render_local``.
 
     Args:
-        weights, spans, spec, audio_path, face, look: as for :func:`build_job`.
+        weights, spans, spec, audio_path, face, look, words: as for :func:`build_job`.
         out_path: where the MP4 goes; written atomically, only once it has been checked.
         on_progress: called once, with (n_frames, n_frames), when the video is written
             (the remote render reports no progress of its own).
@@ -200,7 +206,7 @@ def render_on_modal(weights: np.ndarray, spans: Sequence[EmotionSpan], spec: Ren
     """
     settings = settings or get_settings()
     check_modal_credentials()
-    job = build_job(weights, spans, spec, audio_path, face, look, settings.video)
+    job = build_job(weights, spans, spec, audio_path, face, look, words, settings.video)
     video = _call(settings.modal, job.model_dump())
     n_frames = len(weights)
     result = _write_checked(video, Path(out_path), spec, n_frames)
