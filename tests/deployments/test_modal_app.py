@@ -8,7 +8,6 @@ import pickle
 import subprocess
 import sys
 import tomllib
-import uuid
 from pathlib import Path
 
 import av
@@ -16,7 +15,6 @@ import cbor2
 import numpy as np
 import pytest
 import soundfile as sf
-from skimage import data
 
 from core.errors import ConfigError
 from core.settings import RenderSettings, get_settings
@@ -30,10 +28,10 @@ from deployments.modal_app import (
 )
 from models.domain import RenderSpec, Word
 from tasks.avatar.actors import ActorFace
-from tasks.avatar.reconstruct import reconstruct_face
 from tasks.lipsync.visemes import VISEMES
 from tasks.render import render_local
 from tasks.render.modal import RenderJob, build_job, read_job
+from tests.support.avatars import astronaut_face
 from tests.support.media import probe_mp4
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,11 +56,7 @@ def silence(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def astronaut() -> ActorFace:
-    photo = data.astronaut()
-    return ActorFace(avatar_id=uuid.uuid4(), image_rgb=photo,
-                     landmarks=reconstruct_face(photo).landmarks,
-                     texture_key="avatars/texture/aa/astronaut.png",
-                     landmarks_key="avatars/landmarks/aa/astronaut.npz")
+    return astronaut_face()
 
 
 def saved(video: bytes, path: Path) -> Path:

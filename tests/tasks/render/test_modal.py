@@ -6,7 +6,6 @@ Modal itself is replaced by a stand-in whose ``remote`` runs the deployed functi
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import av
@@ -16,18 +15,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 from modal import exception as mx
-from skimage import data
 
 from core.errors import ConfigError, PermanentError, TransientError, is_transient
 from core.settings import ModalSettings, RenderSettings, Settings, get_settings
 from deployments.modal_app import render_job
 from models.domain import RenderSpec, Word
 from tasks.avatar.actors import ActorFace
-from tasks.avatar.reconstruct import reconstruct_face
 from tasks.lipsync.visemes import VISEMES
 from tasks.render import render_local
 from tasks.render.encode import EncodeResult
 from tasks.render.modal import build_job, render_on_modal
+from tests.support.avatars import astronaut_face
 
 N_FRAMES = 15
 SPEC = RenderSpec(aspect="1:1", resolution="720p", fps=30)
@@ -52,11 +50,7 @@ def voice(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def astronaut() -> ActorFace:
-    photo = data.astronaut()
-    return ActorFace(avatar_id=uuid.uuid4(), image_rgb=photo,
-                     landmarks=reconstruct_face(photo).landmarks,
-                     texture_key="avatars/texture/aa/astronaut.png",
-                     landmarks_key="avatars/landmarks/aa/astronaut.npz")
+    return astronaut_face()
 
 
 @pytest.fixture
