@@ -184,16 +184,22 @@ AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".w
 RECORDING_PREFIX = "recording:"
 
 
-def _recording_path(voice: str | None) -> Path | None:
-    """The file ``--voice`` names, when it names a file rather than a catalogue voice."""
-    if not voice:
+def _local_file(value: str | None, suffixes: frozenset[str], what: str) -> Path | None:
+    """The file an option names, when it names a file (a known suffix, an existing path,
+    or a '/') rather than something from a catalogue; a named file must exist."""
+    if not value:
         return None
-    path = Path(voice)
-    if path.suffix.lower() in AUDIO_SUFFIXES or path.exists() or "/" in voice:
+    path = Path(value)
+    if path.suffix.lower() in suffixes or path.exists() or "/" in value:
         if not path.is_file():
-            raise InputError(f"recording '{voice}' does not exist")
+            raise InputError(f"{what} '{value}' does not exist")
         return path
     return None
+
+
+def _recording_path(voice: str | None) -> Path | None:
+    """The file ``--voice`` names, when it names a file rather than a catalogue voice."""
+    return _local_file(voice, AUDIO_SUFFIXES, "recording")
 
 
 def _upload(path: Path) -> tuple[str, bool]:
@@ -216,14 +222,9 @@ PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".
 
 def _photo_path(avatar: str) -> Path | None:
     """The photo ``--avatar`` names, when it names a file rather than an avatar id."""
-    path = Path(avatar)
     if avatar.startswith("stock:"):
         return None
-    if path.suffix.lower() in PHOTO_SUFFIXES or path.exists() or "/" in avatar:
-        if not path.is_file():
-            raise InputError(f"photo '{avatar}' does not exist")
-        return path
-    return None
+    return _local_file(avatar, PHOTO_SUFFIXES, "photo")
 
 
 def avatar_command(args: argparse.Namespace) -> None:

@@ -120,6 +120,21 @@ class Settings(BaseSettings):
         return self
 
 
+def required_secret(secret: SecretStr | None, *, needed_by: str, setting: str,
+                    instead: str) -> str:
+    """The secret's text, or a ConfigError that names the setting to fill in.
+
+    Example: ``required_secret(s.openai.api_key, needed_by="AURA_EMOTION=openai",
+    setting="AURA_OPENAI__API_KEY", instead="AURA_EMOTION=lexicon")``.
+    """
+    from core.errors import ConfigError
+
+    value = secret.get_secret_value().strip() if secret is not None else ""
+    if not value:
+        raise ConfigError(f"{needed_by} needs an API key: set {setting} (or use {instead})")
+    return value
+
+
 @lru_cache
 def get_settings() -> Settings:
     """The process-wide settings, read once."""

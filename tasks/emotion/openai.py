@@ -37,7 +37,7 @@ from core.errors import (
     TransientError,
     is_transient_status,
 )
-from core.settings import Settings
+from core.settings import Settings, required_secret
 from models.domain import Emotion, Segment
 
 PROVIDER = "openai"
@@ -151,11 +151,9 @@ class OpenAITagger:
         Raises:
             ConfigError: no API key is set.
         """
-        key = settings.openai.api_key
-        api_key = key.get_secret_value().strip() if key is not None else ""
-        if not api_key:
-            raise ConfigError("AURA_EMOTION=openai needs an OpenAI API key: set "
-                              "AURA_OPENAI__API_KEY (or use AURA_EMOTION=lexicon)")
+        api_key = required_secret(settings.openai.api_key, needed_by="AURA_EMOTION=openai",
+                                  setting="AURA_OPENAI__API_KEY",
+                                  instead="AURA_EMOTION=lexicon")
         return cls(api_key=api_key, model=settings.openai.model,
                    base_url=settings.openai.base_url, http_client=http_client)
 

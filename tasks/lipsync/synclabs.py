@@ -43,7 +43,7 @@ from core.errors import (
     TransientError,
     is_transient_status,
 )
-from core.settings import Settings
+from core.settings import Settings, required_secret
 
 PROVIDER = "synclabs"
 
@@ -144,11 +144,10 @@ class SyncLabsClient:
         Raises:
             ConfigError: no API key is set.
         """
-        key = settings.synclabs.api_key
-        api_key = key.get_secret_value().strip() if key is not None else ""
-        if not api_key:
-            raise ConfigError("AURA_LIPSYNC=synclabs needs a Sync Labs API key: set "
-                              "AURA_SYNCLABS__API_KEY (or use AURA_LIPSYNC=phonemes)")
+        api_key = required_secret(settings.synclabs.api_key,
+                                  needed_by="AURA_LIPSYNC=synclabs",
+                                  setting="AURA_SYNCLABS__API_KEY",
+                                  instead="AURA_LIPSYNC=phonemes")
         return cls(api_key, settings.synclabs.base_url, http_client=http_client)
 
     def close(self) -> None:

@@ -127,9 +127,13 @@ def with_captions(frames: Iterable[np.ndarray], captions: Sequence[Caption], fps
     caption are put back after the frame has been taken.
     """
     sprites: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    upcoming = 0  # captions are in time order, and so are the frames
     for index, frame in enumerate(frames):
         t = index / fps
-        active = next((i for i, c in enumerate(captions) if c.start_s <= t < c.end_s), None)
+        while upcoming < len(captions) and captions[upcoming].end_s <= t:
+            upcoming += 1
+        active = (upcoming if upcoming < len(captions) and captions[upcoming].start_s <= t
+                  else None)
         if active is None:
             yield frame
             continue

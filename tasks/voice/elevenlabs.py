@@ -56,7 +56,7 @@ from core.errors import (
     TransientError,
     is_transient_status,
 )
-from core.settings import Settings
+from core.settings import Settings, required_secret
 from models.domain import Emotion, Phone, Segment, Word
 from tasks.emotion.expression import INTENSITY_EXPONENT, expression_for
 from tasks.voice.speech import Utterance
@@ -192,10 +192,8 @@ class ElevenLabsTTS:
             ConfigError: no API key is set.
         """
         config = settings.elevenlabs
-        key = config.api_key.get_secret_value().strip() if config.api_key else ""
-        if not key:
-            raise ConfigError("AURA_TTS=elevenlabs needs an ElevenLabs API key: set "
-                              "AURA_ELEVENLABS__API_KEY (or use AURA_TTS=piper)")
+        key = required_secret(config.api_key, needed_by="AURA_TTS=elevenlabs",
+                              setting="AURA_ELEVENLABS__API_KEY", instead="AURA_TTS=piper")
         return cls(api_key=key, voice=config.voice_id, model_id=config.model_id,
                    base_url=config.base_url)
 
