@@ -1,14 +1,21 @@
 """The `aura` command line: the same flows as the API, run in this process.
 
-    aura render SCRIPT [-o OUT.mp4] [--aspect 9:16|16:9|1:1] [--resolution 720p|1080p] [--json]
+    aura render SCRIPT [-o OUT.mp4] [--aspect 9:16|16:9|1:1] [--resolution 720p|1080p]
+                [--avatar ID|PHOTO] [--voice NAME|RECORDING] [--background COLOUR|PICTURE]
+                [--captions] [--quality draft|standard|high] [--json]
     aura analyze SCRIPT [--json]
     aura fx IN -o OUT.wav [--preset NAME] [--pitch N] [--formant R] [--tempo R] [--json]
     aura voices [--json]
     aura avatar create PHOTO --name NAME [--json]
     aura avatar list [--json]
+    aura token --user NAME [--ttl-s SECONDS]
 
 ``aura render --voice`` takes a voice from the catalogue (``aura voices``) or an audio file:
 the person's own recording, spoken instead of TTS.
+
+``aura token`` prints a bearer token for the API, alone on stdout, signed with the API's
+secret (``AURA_JWT_SECRET``, or the local one in ``AURA_HOME``); it lasts 24 hours unless
+``--ttl-s`` says otherwise.
 
 Errors a person can cause (missing file, empty script, bad option) end with one line on
 stderr and a non-zero exit code: 2 for a wrong command line, 1 for everything else.
@@ -30,6 +37,8 @@ from models.domain import RenderSpec
 ASPECTS = ("9:16", "16:9", "1:1")
 RESOLUTIONS = ("720p", "1080p", "4k", "8k")
 QUALITIES = ("draft", "standard", "high")
+TOKEN_TTL_S = 24 * 3600
+"""Local tokens last a working day; Supabase's own last an hour."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--avatar", metavar="ID|PHOTO", default="stock:aura",
                         help="an avatar id from 'aura avatar list', or a photo to make one "
                              "from (default: stock:aura)")
+    render.add_argument("--background", metavar="COLOUR|PICTURE",
+                        help="what the avatar stands in front of: a colour like '#1e90ff', "
+                             "or a picture file (default: the avatar's own)")
     render.add_argument("--effect", metavar="PRESET",
                         help="a trickster preset applied to the voice (see 'aura voices')")
     render.add_argument("-v", "--verbose", action="store_true",
@@ -95,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("script", type=Path, help="script file (AuraStudio markup)")
     analyze.add_argument("--json", action="store_true",
                          help='print a JSON list of {"text", "emotion", "intensity", "source"}')
+    token = commands.add_parser("token", help="print a bearer token for the API")
+    token.add_argument("--user", required=True, metavar="NAME",
+                       help="who the token is for: a name (always the same user id) or a "
+                            "user id (UUID)")
+    token.add_argument("--ttl-s", type=int, default=TOKEN_TTL_S, metavar="SECONDS",
+                       help=f"how long the token is valid (default: {TOKEN_TTL_S}, a day)")
     return parser
 
 
@@ -116,6 +134,8 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(_voices(as_json=args.json))
         elif args.command == "avatar":
             avatar_command(args)
+        elif args.command == "token":
+            token_command(args)
     except (AuraError, OSError) as exc:
         _fail(_plain(exc))
     except KeyboardInterrupt:
@@ -163,7 +183,7 @@ def render_command(args: argparse.Namespace) -> None:
 
     spec = RenderSpec(aspect=args.aspect, resolution=args.resolution,
                       fps=get_settings().video.fps, avatar=args.avatar, quality=args.quality,
-                      captions=args.captions)
+                      captions=args.captions, background=_background(args.background))
     photo = _photo_path(args.avatar)
     recording = _recording_path(args.voice)
     if recording is not None:
@@ -195,6 +215,23 @@ def _local_file(value: str | None, suffixes: frozenset[str], what: str) -> Path 
             raise InputError(f"{what} '{value}' does not exist")
         return path
     return None
+
+
+def _background(value: str | None) -> str | None:
+    """``--background`` as ``RenderSpec.background``: a colour as given, a picture file
+    checked and stored (``image:KEY``)."""
+    from models.domain import BACKGROUND_IMAGE_PREFIX, check_background
+
+    picture = _local_file(value, PHOTO_SUFFIXES, "background picture")
+    if picture is None:
+        try:
+            return check_background(value)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+    from tasks.avatar.photo import load_photo
+
+    load_photo(picture.read_bytes(), name=picture.name, what="picture")  # refuse it now
+    return BACKGROUND_IMAGE_PREFIX + _upload(picture)[0]
 
 
 def _recording_path(voice: str | None) -> Path | None:
@@ -357,6 +394,13 @@ async def _voices(*, as_json: bool) -> None:
     for p in presets:
         params = ", ".join(f"{k}={v}" for k, v in p["params"].items())
         print(f"  {p['name']:<14} {params}")
+
+
+def token_command(args: argparse.Namespace) -> None:
+    from core.auth import jwt_secret, mint_token, user_id_for
+    from core.settings import get_settings
+
+    print(mint_token(user_id_for(args.user), jwt_secret(get_settings()), ttl_s=args.ttl_s))
 
 
 def analyze_command(args: argparse.Namespace) -> None:

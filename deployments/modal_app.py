@@ -144,7 +144,7 @@ def render_job(job: RenderJob | Mapping[str, Any]) -> bytes:
         out_path = Path(tmp) / "video.mp4"
         render_local(load_weights(request.weights_npz), list(request.spans), request.spec,
                      audio_path, out_path, None, request.actor_face(), request.look,
-                     list(request.words))
+                     list(request.words), request.background_rgb())
         return out_path.read_bytes()
 
 

@@ -6,10 +6,11 @@ from the start of the voice track.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Emotion = Literal["neutral", "joy", "sadness", "anger", "fear", "surprise", "disgust"]
 EMOTIONS: tuple[Emotion, ...] = (
@@ -121,18 +122,52 @@ Resolution = Literal["720p", "1080p", "4k", "8k"]
 Quality = Literal["draft", "standard", "high"]
 
 _SHORT_SIDE_PX: dict[str, int] = {"720p": 720, "1080p": 1080, "4k": 2160, "8k": 4320}
+BACKGROUND_IMAGE_PREFIX = "image:"
+_HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+
+
+def check_background(value: str | None) -> str | None:
+    """A background setting, normalised (a colour as lower-case ``#rrggbb``), or None.
+
+    Raises:
+        ValueError: neither a colour nor ``image:KEY`` (the message says what is accepted).
+    """
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if _HEX_COLOUR.fullmatch(value):
+        digits = value[1:] if len(value) == 7 else "".join(c * 2 for c in value[1:])
+        return "#" + digits.lower()
+    if value.startswith(BACKGROUND_IMAGE_PREFIX):
+        from core.storage import InvalidKeyError, validate_key
+
+        try:
+            return BACKGROUND_IMAGE_PREFIX + validate_key(value.removeprefix(
+                BACKGROUND_IMAGE_PREFIX))
+        except InvalidKeyError as exc:
+            raise ValueError(f"background picture: {exc}") from None
+    raise ValueError(f"background {value!r} is neither a colour like '#1e90ff' nor "
+                     "'image:KEY' (a stored picture)")
 
 
 class RenderSpec(_Frozen):
     aspect: Aspect = "9:16"
     resolution: Resolution = "720p"
     fps: int = Field(default=30, ge=1, le=120)
-    avatar: str = "stock:aura"
+    avatar: str = Field(default="stock:aura", min_length=1, max_length=64)
     quality: Quality = "standard"
     """x264 effort: ``draft`` (fast, larger), ``standard`` (AURA_VIDEO__PRESET/CRF),
     ``high`` (slower, smaller and cleaner)."""
     captions: bool = False
     """Burn in captions from the voice's word timings."""
+    background: str | None = None
+    """None keeps the avatar's own (the photo's surroundings, the stock look's backdrop);
+    a colour ``#rrggbb``; or ``image:KEY``, a stored picture fitted to cover the frame."""
+
+    @field_validator("background")
+    @classmethod
+    def _known_background(cls, value: str | None) -> str | None:
+        return check_background(value)
 
     @property
     def size_px(self) -> tuple[int, int]:
@@ -140,6 +175,21 @@ class RenderSpec(_Frozen):
         short = _SHORT_SIDE_PX[self.resolution]
         long = short * 16 // 9
         return {"9:16": (short, long), "16:9": (long, short), "1:1": (short, short)}[self.aspect]
+
+
+class ProjectSettings(RenderSpec):
+    """What a project renders with: the video's settings, plus its voice and effect."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    voice: str | None = Field(default=None, max_length=1100)
+    """A catalogue voice (``aura voices``), ``recording:KEY`` for a stored recording, or
+    None for the default voice."""
+    effect: str | None = Field(default=None, max_length=200)
+    """A trickster preset applied on top of the voice."""
+
+    def render_spec(self) -> RenderSpec:
+        return RenderSpec(**self.model_dump(exclude={"voice", "effect"}))
 
 
 class VideoArtifact(Artifact):
@@ -162,3 +212,4 @@ class JobStatus(StrEnum):
     running = "running"
     completed = "completed"
     failed = "failed"
+    cancelled = "cancelled"

@@ -83,12 +83,13 @@ def readable_formats() -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def load_photo(data: bytes, *, name: str = "photo") -> Photo:
+def load_photo(data: bytes, *, name: str = "photo", what: str = "photo") -> Photo:
     """Read an uploaded photo into an upright RGB working image.
 
     Args:
         data: the file's bytes.
         name: what to call the photo in error messages (e.g. its file name).
+        what: what kind of picture it is, for those messages ("photo", "picture").
 
     Returns:
         The :class:`Photo`: upright (EXIF orientation applied), RGB (transparency laid on
@@ -98,7 +99,7 @@ def load_photo(data: bytes, *, name: str = "photo") -> Photo:
         PhotoError: not a readable photo format, damaged or cut-off file, too large
             (checked before decoding) or too small.
     """
-    subject = "the photo" if name == "photo" else f'the photo "{name}"'
+    subject = f"the {what}" if name == "photo" else f'the {what} "{name}"'
     if not data:
         raise PhotoError(f"{subject} is empty")
     formats = [fmt for fmt in _FORMAT_NAMES if fmt in _registered_formats()]

@@ -21,7 +21,7 @@ from prefect import get_run_logger, task
 from core.db import session_scope
 from core.errors import InputError
 from core.settings import get_settings
-from core.storage import content_key, get_storage
+from core.storage import Storage, content_key, get_storage
 from models.domain import (
     RenderSpec,
     Segment,
@@ -32,10 +32,12 @@ from models.domain import (
 )
 from tasks.artifacts import load_finished, save_finished
 from tasks.avatar.actors import STOCK_LOOKS, ActorFace, get_actor, load_face
+from tasks.avatar.photo import load_photo
 from tasks.emotion.expression import face_table
 from tasks.lipsync import load_weights
 from tasks.policy import task_options
 from tasks.publish.notify import report_frames
+from tasks.render.background import backdrop, background_image_key
 from tasks.render.captions import caption_words
 from tasks.render.encode import EncodeResult, encode_mp4
 from tasks.render.modal import render_on_modal
@@ -72,7 +74,8 @@ def render_local(weights: np.ndarray, spans: list[EmotionSpan], spec: RenderSpec
                  audio_path: Path, out_path: Path,
                  on_progress: Callable[[int, int], None] | None = None,
                  face: ActorFace | None = None, look: str = "aura",
-                 words: list[Word] | None = None) -> EncodeResult:
+                 words: list[Word] | None = None,
+                 background_rgb: np.ndarray | None = None) -> EncodeResult:
     """Draw and encode the video on this machine's CPU.
 
     Args:
@@ -85,6 +88,8 @@ def render_local(weights: np.ndarray, spans: list[EmotionSpan], spec: RenderSpec
         face: a photo avatar to animate; None draws the stock avatar ``look``.
         look: which drawn stock avatar (``tasks.render.raster.LOOKS``).
         words: the voice's timed words, for captions when ``spec.captions`` is set.
+        background_rgb: the picture of an ``image:KEY`` background (``spec.background``);
+            a colour background needs none.
     """
     from tasks.render.rig import build_pose_track
 
@@ -92,14 +97,15 @@ def render_local(weights: np.ndarray, spans: list[EmotionSpan], spec: RenderSpec
     preset, crf = encoder_settings(spec.quality, video.preset, video.crf)
     width, height = spec.size_px
     pose = build_pose_track(weights, spans, spec.fps)
+    backdrop_rgb = backdrop(spec.background, width, height, background_rgb)
     if face is None:
         from tasks.render.raster import LOOKS, StockFace
 
-        drawer = StockFace(width, height, LOOKS[look])
+        drawer = StockFace(width, height, LOOKS[look], backdrop_rgb)
     else:
         from tasks.render.photo import PhotoFace
 
-        drawer = PhotoFace(face.image_rgb, face.landmarks, width, height)
+        drawer = PhotoFace(face.image_rgb, face.landmarks, width, height, backdrop_rgb)
     frames = drawer.frames(pose)
     if spec.captions and words:
         from tasks.render.captions import group_words, with_captions
@@ -109,6 +115,20 @@ def render_local(weights: np.ndarray, spans: list[EmotionSpan], spec: RenderSpec
                       audio_path=audio_path, out_path=out_path, preset=preset, crf=crf,
                       audio_sample_rate_hz=video.audio_sample_rate_hz,
                       audio_bitrate_bps=video.audio_bitrate_bps, on_progress=on_progress)
+
+
+def load_background(storage: Storage, background: str | None) -> np.ndarray | None:
+    """The picture of an ``image:KEY`` background, upright RGB; None for a colour or none.
+
+    Raises:
+        InputError: the picture is not stored, or is not a readable photo.
+    """
+    key = background_image_key(background)
+    if key is None:
+        return None
+    if not storage.exists(key):
+        raise InputError(f"the background picture {key!r} does not exist; upload it first")
+    return load_photo(storage.get_bytes(key), name=key, what="background picture").rgb
 
 
 @task(name="render_video", **task_options())
@@ -149,6 +169,7 @@ async def render_video(segments: list[Segment], voice: VoiceTrack, visemes: Vise
     if (finished := load_finished(storage, key, VideoArtifact, logger)) is not None:
         return finished
     weights = load_weights(storage.get_bytes(visemes.key))
+    background_rgb = await asyncio.to_thread(load_background, storage, spec.background)
 
     def progress(done: int, total: int) -> None:
         if done == total or done % max(1, spec.fps) == 0:
@@ -160,7 +181,7 @@ async def render_video(segments: list[Segment], voice: VoiceTrack, visemes: Vise
         render = render_on_modal if settings.render == "modal" else render_local
         result = await asyncio.to_thread(render, weights, spans, spec, audio_path,
                                          out_path, progress, face, look,
-                                         caption_words(segments, voice))
+                                         caption_words(segments, voice), background_rgb)
         video_key = f"{key}.mp4"
         await asyncio.to_thread(storage.put_file, video_key, out_path, "video/mp4")
     logger.info("Rendered %d frames (%dx%d, %.2f s, %d bytes)", result.n_frames,

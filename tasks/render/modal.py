@@ -44,7 +44,7 @@ from tasks.lipsync.visemes import VISEMES
 from tasks.render.encode import EncodeResult
 from tasks.render.rig import EmotionSpan
 
-JOB_FORMAT = 1
+JOB_FORMAT = 2
 """Version of :class:`RenderJob`; a deployment refuses other versions (redeploy it)."""
 
 DEPLOY_HINT = "deploy it with `modal deploy deployments/modal_app.py`"
@@ -81,7 +81,7 @@ class RenderJob(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, ser_json_bytes="base64",
                               val_json_bytes="base64")
 
-    format: Literal[1] = JOB_FORMAT
+    format: Literal[2] = JOB_FORMAT
     weights_npz: bytes
     spans: list[tuple[float, float, str, float]]
     spec: RenderSpec
@@ -89,6 +89,8 @@ class RenderJob(BaseModel):
     face: RenderJobFace | None = None
     look: str = "aura"
     words: list[Word] = []
+    background_png: bytes | None = None
+    """The picture of an ``image:KEY`` background (``spec.background``), RGB PNG."""
     video: RenderSettings
 
     @field_validator("look")
@@ -110,6 +112,14 @@ class RenderJob(BaseModel):
                          landmarks=decode_landmarks(self.face.landmarks_npz),
                          texture_key=self.face.texture_key,
                          landmarks_key=self.face.landmarks_key)
+
+    def background_rgb(self) -> np.ndarray | None:
+        """The background picture decoded for ``render_local``, or None."""
+        if self.background_png is None:
+            return None
+        from tasks.avatar.actors import decode_png
+
+        return decode_png(self.background_png)
 
 
 def read_job(job: RenderJob | Mapping[str, Any]) -> RenderJob:
@@ -137,6 +147,7 @@ def read_job(job: RenderJob | Mapping[str, Any]) -> RenderJob:
 def build_job(weights: np.ndarray, spans: Sequence[EmotionSpan], spec: RenderSpec,
               audio_path: Path, face: ActorFace | None = None, look: str = "aura",
               words: Sequence[Word] | None = None,
+              background_rgb: np.ndarray | None = None,
               video: RenderSettings | None = None) -> RenderJob:
     """The job for one render; the arguments are those of ``tasks.render.render_local``.
 
@@ -148,6 +159,7 @@ def build_job(weights: np.ndarray, spans: Sequence[EmotionSpan], spec: RenderSpe
         face: a photo avatar, or None for the stock avatar ``look``.
         look: which drawn stock avatar.
         words: the voice's timed words, captioned when ``spec.captions`` is set.
+        background_rgb: the picture of an ``image:KEY`` background, or None.
         video: encoder settings; default: this process's ``AURA_VIDEO__*``.
 
     Raises:
@@ -167,6 +179,8 @@ def build_job(weights: np.ndarray, spans: Sequence[EmotionSpan], spec: RenderSpe
                             for s, e, emotion, i in spans],
                      spec=spec, audio=Path(audio_path).read_bytes(), face=job_face, look=look,
                      words=list(words or ()),
+                     background_png=(None if background_rgb is None
+                                     else encode_png(background_rgb)),
                      video=video if video is not None else get_settings().video)
 
 
@@ -187,11 +201,13 @@ def render_on_modal(weights: np.ndarray, spans: Sequence[EmotionSpan], spec: Ren
                     on_progress: Callable[[int, int], None] | None = None,
                     face: ActorFace | None = None, look: str = "aura",
                     words: Sequence[Word] | None = None,
+                    background_rgb: np.ndarray | None = None,
                     settings: Settings | None = None) -> EncodeResult:
     """Render on the deployed Modal function; same arguments as ``render_local``.
 
     Args:
-        weights, spans, spec, audio_path, face, look, words: as for :func:`build_job`.
+        weights, spans, spec, audio_path, face, look, words, background_rgb: as for
+            :func:`build_job`.
         out_path: where the MP4 goes; written atomically, only once it has been checked.
         on_progress: called once, with (n_frames, n_frames), when the video is written
             (the remote render reports no progress of its own).
@@ -206,7 +222,8 @@ def render_on_modal(weights: np.ndarray, spans: Sequence[EmotionSpan], spec: Ren
     """
     settings = settings or get_settings()
     check_modal_credentials()
-    job = build_job(weights, spans, spec, audio_path, face, look, words, settings.video)
+    job = build_job(weights, spans, spec, audio_path, face, look, words, background_rgb,
+                    settings.video)
     video = _call(settings.modal, job.model_dump())
     n_frames = len(weights)
     result = _write_checked(video, Path(out_path), spec, n_frames)

@@ -10,8 +10,9 @@ The approach of RENDERING.md, measured to cost a few milliseconds a frame:
 2. **Rig shapes** are landmark displacement fields authored from the face's own
    geometry: the jaw opens the lower face, the lips close at rest, corners move for
    smiles and frowns, brows and lids move, blinks bring each upper lid down onto the
-   lower lid. A pose (tasks/render/rig.py) is a weighted sum of shapes, plus a small head
-   motion that fades out towards the anchors.
+   lower lid, the irises turn with the gaze between the lids. A pose
+   (tasks/render/rig.py) is a weighted sum of shapes, plus a small head motion that fades
+   out towards the anchors.
 3. **Per frame.** D = B · Δ gives each ROI pixel's displacement; the backward map
    ``src = dst − D(dst − D(dst))`` (one fixed-point step) draws the ROI with one
    ``cv2.remap``. Where the lips part, a mouth interior (dark cavity, upper teeth, a hint
@@ -45,6 +46,10 @@ UPPER_LIDS = ((246, 161, 160, 159, 158, 157, 173), (466, 388, 387, 386, 385, 384
 LOWER_LIDS = ((7, 163, 144, 145, 153, 154, 155), (249, 390, 373, 374, 380, 381, 382))
 LID_CREASES = ((247, 30, 29, 27, 28, 56, 190), (467, 260, 259, 257, 258, 286, 414))
 IRISES = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))
+# Each iris's centre and side points (its top and bottom points lie on the lids), and each
+# eye's corners (outer, inner, as the lids run).
+IRIS_MIDLINES = ((468, 469, 471), (473, 474, 476))
+EYE_CORNERS = ((33, 133), (263, 362))
 BROWS = ((46, 53, 52, 65, 55, 70, 63, 105, 66, 107), (276, 283, 282, 295, 285, 300, 293,
                                                       334, 296, 336))
 INNER_BROWS = ((55, 65, 107, 66), (285, 295, 336, 296))
@@ -58,8 +63,26 @@ FACE_OF_SHORT_SIDE = 0.36
 """The face (forehead to chin) fills at least this share of the frame's short side."""
 ROI_MARGIN = 0.45
 """The animated region reaches this many face heights beyond the face on each side."""
+GAZE_TURN_X = 0.22
+"""At ``gaze_x`` ±1 the irises move this many eye widths (corner to corner) sideways, as
+far as the tightest corner allows (:data:`GAZE_MIN_SQUEEZE`)..."""
+GAZE_TURN_Y = 0.12
+"""...and at ``gaze_y`` ±1 this many eye widths down or up."""
+GAZE_MIN_SQUEEZE = 0.3
+"""The white between an iris and the corner it turns to keeps at least this share of its
+width."""
+GAZE_FALLOFF = 0.06
+"""The skin above and below the lids goes sideways with the irises, less and less up to
+this many face heights away from them."""
+GAZE_LID_FOLLOW = (0.6, 0.3)
+"""The upper and the lower lids follow the irises up and down by these shares of their
+move."""
+GAZE_IRIS_INSIDE = 0.1
+"""An iris's centre and side points keep this share of the opening from either lid."""
 
 _JAW = POSE_CHANNELS.index("jaw_open")
+_GAZE_X = POSE_CHANNELS.index("gaze_x")
+_GAZE_Y = POSE_CHANNELS.index("gaze_y")
 _CAVITY = np.array([74, 28, 30], np.float32)
 _CAVITY_DEEP = np.array([30, 10, 12], np.float32)
 _TEETH = np.array([226, 218, 204], np.float32)
@@ -99,7 +122,10 @@ class PhotoFace:
     """Draws a photo avatar for every pose of a :class:`PoseTrack`, as RGB24 frames."""
 
     def __init__(self, photo_rgb: np.ndarray, landmarks: np.ndarray, width_px: int,
-                 height_px: int):
+                 height_px: int, backdrop_rgb: np.ndarray | None = None):
+        """``backdrop_rgb``: a frame-sized picture to put behind the person (cut out of
+        the photo by :func:`tasks.render.background.person_matte`); None keeps the photo's
+        own surroundings."""
         if landmarks.shape[0] < 478:
             raise ValueError(f"need the 478 MediaPipe landmarks, got {landmarks.shape[0]}")
         self.width, self.height = width_px, height_px
@@ -107,6 +133,13 @@ class PhotoFace:
         self.placement = place_face((pw, ph), landmarks, (width_px, height_px))
         self.base = cv2.warpAffine(photo_rgb, self.placement.matrix(), (width_px, height_px),
                                    flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+        if backdrop_rgb is not None:
+            from tasks.render.background import lay_over, person_matte
+
+            matte = cv2.warpAffine(person_matte(photo_rgb), self.placement.matrix(),
+                                   (width_px, height_px), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REPLICATE)
+            self.base = lay_over(self.base, matte, backdrop_rgb)
         s, (ox, oy) = self.placement.scale, self.placement.offset
         self.points = (landmarks[:478, :2] * s + np.array([ox, oy])).astype(np.float64)
         self.base = self._fill_open_mouth(self.base)
@@ -317,7 +350,56 @@ class PhotoFace:
             shapes["lid_droop"][list(upper)] = 0.45 * gap
             shapes["eye_wide"][list(upper), 1] -= 0.012 * f
             shapes["eye_squint"][list(lower), 1] -= 0.35 * gap[:, 1]
+        # Gaze sideways: a field carries the iris, the lids' edges and (fading over
+        # GAZE_FALLOFF) the skin beyond them; it is 1 across the iris and tapers to 0 at
+        # the corners, so the white ahead of the iris is squeezed, never folded. Both eyes
+        # turn by the same amount.
+        widths, rooms, carried = [], [], np.zeros(len(p))
+        for corners, upper, lower, iris in zip(EYE_CORNERS, UPPER_LIDS, LOWER_LIDS, IRISES,
+                                               strict=True):
+            (left, right), iris_x = np.sort(p[list(corners), 0]), p[list(iris), 0]
+            near, far = iris_x.min() - left, right - iris_x.max()
+            widths.append(float(np.linalg.norm(p[corners[1]] - p[corners[0]])))
+            rooms += [near, far]
+            across = np.minimum((p[:, 0] - left) / max(near, 1e-6),
+                                (right - p[:, 0]) / max(far, 1e-6))
+            beyond = (np.clip(_along_lid(p, p[:, 1], corners, upper, p[:, 0]) - p[:, 1], 0, None)
+                      + np.clip(p[:, 1] - _along_lid(p, p[:, 1], corners, lower, p[:, 0]), 0,
+                                None))
+            carried += np.clip(across, 0, 1) * np.clip(1 - beyond / (GAZE_FALLOFF * f), 0, 1)
+        width = float(np.mean(widths))
+        turn_x = min(GAZE_TURN_X * width, (1 - GAZE_MIN_SQUEEZE) * max(min(rooms), 0.0))
+        shapes["gaze_x"][:, 0] = turn_x * carried
+        # Gaze up and down: the lids follow part of the way (most where the eye is most
+        # open, not at the corners), the iris's midline all of it (see _keep_irises_open).
+        turn_y = GAZE_TURN_Y * width
+        for upper, lower, crease in zip(UPPER_LIDS, LOWER_LIDS, LID_CREASES, strict=True):
+            opening = p[list(lower), 1] - p[list(upper), 1]
+            follow = turn_y * np.clip(opening / max(opening.max(), 1e-6), 0, 1)
+            shapes["gaze_y"][list(upper), 1] = GAZE_LID_FOLLOW[0] * follow
+            shapes["gaze_y"][list(crease), 1] = 0.6 * GAZE_LID_FOLLOW[0] * follow
+            shapes["gaze_y"][list(lower), 1] = GAZE_LID_FOLLOW[1] * follow
+        # The irises keep their place between moving lids (their top and bottom points
+        # lie on the lids).
+        for name in ("lid_droop", "eye_wide", "eye_squint", "gaze_y"):
+            self._irises_follow_lids(shapes[name])
+        for midline in IRIS_MIDLINES:
+            shapes["gaze_y"][list(midline), 1] = turn_y
         return np.stack([shapes[name] for name in POSE_CHANNELS])
+
+    def _irises_follow_lids(self, shape: np.ndarray) -> None:
+        """Move the iris points of ``shape`` (478, 2) with its lids, in place: each keeps its
+        share of the way from the upper lid to the lower one."""
+        p = self.points
+        for corners, upper, lower, iris in zip(EYE_CORNERS, UPPER_LIDS, LOWER_LIDS, IRISES,
+                                               strict=True):
+            idx = list(iris)
+            x = p[idx, 0]
+            top = _along_lid(p, p[:, 1], corners, upper, x)
+            bottom = _along_lid(p, p[:, 1], corners, lower, x)
+            share = ((p[idx, 1] - top) / np.maximum(bottom - top, 1e-6))[:, None]
+            shape[idx] = ((1 - share) * _along_lid(p, shape, corners, upper, x)
+                          + share * _along_lid(p, shape, corners, lower, x))
 
     # -- per frame --------------------------------------------------------------------
 
@@ -327,6 +409,7 @@ class PhotoFace:
         weights = pose.copy()
         for name in ("head_dx", "head_dy", "head_roll_deg"):
             weights[POSE_CHANNELS.index(name)] = 0.0
+        weights[[_GAZE_X, _GAZE_Y]] = np.clip(weights[[_GAZE_X, _GAZE_Y]], -1.0, 1.0)
         # Small openings show: the lips part visibly early in an opening, as in speech.
         weights[_JAW] = max(weights[_JAW], 0.0) ** JAW_GAMMA
         delta = np.tensordot(weights, self._shapes, axes=1) + self._rest
@@ -336,6 +419,7 @@ class PhotoFace:
             jaw = weights[_JAW] * self._shapes[_JAW]
             delta[self._lower_lip] -= pressed * jaw[self._lower_lip]
             delta[self._upper_lip] -= pressed * jaw[self._upper_lip]
+        self._keep_irises_open(delta, weights[_GAZE_Y])
         # Head motion: a small rotation about the chin and a shift, fading at the anchors.
         angle = np.deg2rad(channels["head_roll_deg"])
         pivot = self.points[CHIN]
@@ -345,6 +429,24 @@ class PhotoFace:
         delta += rotated - rel
         delta += np.array([channels["head_dx"], channels["head_dy"]]) * self.face_h
         return delta
+
+    def _keep_irises_open(self, delta: np.ndarray, gaze_y: float) -> None:
+        """Hold back the up-and-down gaze where the lids narrow the eye (a squint, a
+        blink), so that each iris's midline stays between its lids (``delta`` in place)."""
+        if not gaze_y:
+            return
+        moved = self.points + delta
+        for corners, upper, lower, midline in zip(EYE_CORNERS, UPPER_LIDS, LOWER_LIDS,
+                                                  IRIS_MIDLINES, strict=True):
+            idx = list(midline)
+            x, y = moved[idx, 0], moved[idx, 1]
+            top = _along_lid(moved, moved[:, 1], corners, upper, x)
+            bottom = _along_lid(moved, moved[:, 1], corners, lower, x)
+            margin = GAZE_IRIS_INSIDE * (bottom - top)
+            without = y - gaze_y * self._shapes[_GAZE_Y][idx, 1]
+            kept = np.clip(y, np.minimum(without, top + margin),
+                           np.maximum(without, bottom - margin))
+            delta[idx, 1] += kept - y
 
     def draw(self, pose: np.ndarray, out: np.ndarray) -> None:
         """Draw one frame into ``out`` (the base frame, changed only inside the ROI)."""
@@ -433,6 +535,18 @@ class PhotoFace:
 
 _SUPERSAMPLE = 4
 """Mouth shapes are drawn this many times larger and averaged down (smooth edges)."""
+
+
+def _along_lid(points: np.ndarray, values: np.ndarray, corners: tuple[int, int],
+               lid: tuple[int, ...], x: np.ndarray) -> np.ndarray:
+    """``values`` (per landmark: (478,) or (478, k)) read along a lid's edge at ``x``: the
+    edge runs from corner to corner through the lid's ``points``, straight between them."""
+    edge = [corners[0], *lid, corners[1]]
+    order = np.argsort(points[edge, 0])
+    xs, vs = points[edge, 0][order], np.asarray(values)[edge][order]
+    if vs.ndim == 1:
+        return np.interp(x, xs, vs)
+    return np.stack([np.interp(x, xs, v) for v in vs.T], axis=-1)
 
 
 def _box_around(points: np.ndarray, shape: tuple[int, ...], margin: int,

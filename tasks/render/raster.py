@@ -4,11 +4,11 @@ Frames are RGB24: ``(height, width, 3)`` uint8 arrays, channels in R, G, B order
 is what :func:`tasks.render.encode.encode_mp4` expects.
 
 Budget (see RENDERING.md): everything that does not move is drawn once. The base image
-holds the background, shoulders and neck. The head (hair, ears, face, nose, the open
-eyeballs) is drawn once into an RGBA "sprite" covering the head's region of interest
-(ROI). Per frame only the ROI is touched: the sprite is copied, the moving features
-(eyelids, brows, mouth) are painted into it, and the sprite is placed over the base with
-one affine warp (head motion) and an alpha blend.
+holds the background, shoulders and neck. The head (hair, ears, face, nose, the whites
+of the open eyes) is drawn once into an RGBA "sprite" covering the head's region of
+interest (ROI). Per frame only the ROI is touched: the sprite is copied, the moving
+features (irises, eyelids, brows, mouth) are painted into it, and the sprite is placed
+over the base with one affine warp (head motion) and an alpha blend.
 
 Shapes are anti-aliased by drawing their masks 4× supersampled in a small box and
 averaging down (OpenCV's own ``LINE_AA`` polygon fill leaves steps along gently curving
@@ -103,6 +103,10 @@ _EYE_UP_MAX = 0.060     # height of the upper lid above the corner line, widest 
 _EYE_DOWN = 0.028       # depth of the lower lid below the corner line
 _EYE_REST_OPEN = 0.74   # resting opening as a fraction of the widest
 _IRIS_R = 0.039
+_IRIS_TURN_X = 0.034    # the iris's move at gaze_x ±1 (0.22 eye widths)...
+_IRIS_TURN_Y = 0.019    # ...and at gaze_y ±1 (0.12 eye widths)
+_LID_FOLLOW = 0.6       # the upper lid follows this share of the iris's move up or down
+_LID_SHADOW = (120, 88, 88)
 _BROW_Y = -0.100
 _MOUTH_Y = 0.285
 _MOUTH_HALF_W = 0.088
@@ -273,6 +277,14 @@ class _Layers:
                 np.clip(self.a * 255.0 + 0.5, 0, 255).astype(np.uint8))
 
 
+class _Eyeball(NamedTuple):
+    """The white of one eye in the sprite: its coverage, and how much of the lid's shadow
+    falls on each of its pixels (float32, the coverage's box)."""
+
+    sclera: _Cov
+    shadow: np.ndarray
+
+
 # ---------------------------------------------------------------------- the avatar
 class StockFace:
     """The default stock avatar, drawn with OpenCV.
@@ -280,6 +292,9 @@ class StockFace:
     Args:
         width_px, height_px: frame size in pixels (any of ``RenderSpec.size_px``; the
             head is centred and half of the short side tall).
+        look: the colours (:data:`LOOKS`); Aura's by default.
+        backdrop_rgb: a frame-sized (height, width, 3) picture to stand in front of;
+            None paints the look's own soft gradient.
 
     Attributes:
         regions: ``name -> (x0, y0, x1, y1)`` pixel boxes (end exclusive) of the face's
@@ -288,8 +303,10 @@ class StockFace:
             left/right), ``brow_left``, ``brow_right``.
     """
 
-    def __init__(self, width_px: int, height_px: int, look: Look | None = None):
+    def __init__(self, width_px: int, height_px: int, look: Look | None = None,
+                 backdrop_rgb: np.ndarray | None = None):
         self.look = look or Look()
+        self._backdrop_rgb = backdrop_rgb
         if int(width_px) < 64 or int(height_px) < 64:
             raise ValueError(
                 f"frame size must be at least 64×64 px, got {width_px}×{height_px}"
@@ -352,14 +369,17 @@ class StockFace:
     def _draw_base(self) -> np.ndarray:
         """Background, neck and shoulders: (height, width, 3) uint8 RGB."""
         w, h, s = self.width_px, self.height_px, self._head_px
-        yy = (np.arange(h, dtype=np.float32) / max(1, h - 1))[:, None, None]
-        top, bottom = np.float32(self.look.bg_top), np.float32(self.look.bg_bottom)
-        img = np.broadcast_to(top + (bottom - top) * yy, (h, w, 3)).copy()
-        # Soft light behind the head.
-        gx = (np.arange(w, dtype=np.float32) - self._cx) / (1.1 * s)
-        gy = (np.arange(h, dtype=np.float32) - (self._cy - 0.1 * s)) / (1.1 * s)
-        glow = np.exp(-(gx[None, :] ** 2 + gy[:, None] ** 2) * 1.4)[..., None] * 0.6
-        img += (np.float32(self.look.bg_glow) - img) * glow
+        if self._backdrop_rgb is not None:
+            img = self._backdrop_rgb.astype(np.float32)
+        else:
+            yy = (np.arange(h, dtype=np.float32) / max(1, h - 1))[:, None, None]
+            top, bottom = np.float32(self.look.bg_top), np.float32(self.look.bg_bottom)
+            img = np.broadcast_to(top + (bottom - top) * yy, (h, w, 3)).copy()
+            # Soft light behind the head.
+            gx = (np.arange(w, dtype=np.float32) - self._cx) / (1.1 * s)
+            gy = (np.arange(h, dtype=np.float32) - (self._cy - 0.1 * s)) / (1.1 * s)
+            glow = np.exp(-(gx[None, :] ** 2 + gy[:, None] ** 2) * 1.4)[..., None] * 0.6
+            img += (np.float32(self.look.bg_glow) - img) * glow
         L = _Layers(h, w, opaque_rgb=img)
 
         def px(pts) -> np.ndarray:
@@ -410,7 +430,8 @@ class StockFace:
         """The head at rest: premultiplied RGB (roi_h, roi_w, 3) and alpha (roi_h, roi_w).
 
         Also keeps ``_lid_src``, the sprite before the eyes were drawn (RGB, tinted as
-        eyelid skin), which the lids are painted from each frame.
+        eyelid skin), which the lids are painted from each frame, and ``_eyeballs``, the
+        whites of the eyes by side, which the irises are painted on.
         """
         s = self._head_px
         L = _Layers(self._roi_h, self._roi_w)
@@ -469,8 +490,7 @@ class StockFace:
         # A face with no eyes yet: the source of the eyelid skin painted per frame.
         lid_src = L.rgb * np.float32(_LID_TINT)
 
-        for side in (-1.0, 1.0):
-            self._draw_static_eye(L, side)
+        self._eyeballs = {side: self._draw_static_eye(L, side) for side in (-1.0, 1.0)}
 
         # The fringe, side-swept from a parting on the screen-left side, and its shadow.
         fringe = px(_chaikin(np.array([
@@ -503,39 +523,20 @@ class StockFace:
         self._lid_src = np.clip(lid_src + 0.5, 0, 255).astype(np.uint8)
         return rgb, a
 
-    def _draw_static_eye(self, L: _Layers, side: float) -> None:
-        """The eyeball at its widest: sclera, iris, pupil, catch-lights."""
+    def _draw_static_eye(self, L: _Layers, side: float) -> _Eyeball:
+        """The white of the eye at its widest, in the lid's shadow (the iris is drawn per
+        frame, see :meth:`_draw_iris`)."""
         s, px = self._head_px, self._px
         upper, lower = self._eye_curves(side, openness=1.0, squint=0.0)
         sclera_c = L.cov([px(np.vstack([upper, lower[::-1]]))])
         sclera_m = L.full(sclera_c)
         L.over(sclera_c, _SCLERA)
-        centre = (side * (_EYE_X + 0.004), _EYE_Y + 0.004)
-        cx, cy = px([centre])[0]
-        r = _IRIS_R * s
-        x0, x1 = int(cx - r - 2), int(cx + r + 3)
-        y0, y1 = int(cy - r - 2), int(cy + r + 3)
-        gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-        d = np.hypot(gx - cx, gy - cy) / r
-        disc = np.clip((1.0 - d) * r + 0.5, 0.0, 1.0)
-        # Iris: lighter below, a dark rim, then the pupil.
-        t = np.clip((gy - cy) / r * 0.9 + 0.1, 0.0, 1.0)[..., None]
-        iris, light = np.float32(self.look.iris), np.float32(self.look.iris_light)
-        col = iris + (light - iris) * t
-        rim = np.clip((d - 0.72) / 0.28, 0.0, 1.0)[..., None]
-        col += (np.float32(self.look.iris_dark) - col) * rim
-        pupil = np.clip((0.42 - d) * r + 0.5, 0.0, 1.0)[..., None]
-        col += (np.float32(_PUPIL) - col) * pupil
-        sub = (slice(y0, y1), slice(x0, x1))
-        m = (disc * sclera_m[sub])[..., None]
-        L.rgb[sub] = L.rgb[sub] * (1.0 - m) + col * m
         # The top of the eyeball sits in the lid's shadow.
-        L.shade(L.cov([px(np.vstack([upper, (upper + [0.0, 0.03])[::-1]]))],
-                      blur_px=0.01 * s), (120, 88, 88), 0.35, clip=sclera_m)
-        for dx, dy, rr, op in ((-0.013, -0.014, 0.0095, 0.95), (0.012, 0.013, 0.0045, 0.7)):
-            c = (centre[0] + dx, centre[1] + dy)
-            L.over(L.cov([px(_ellipse(c, (rr, rr), n=24))]), (255, 255, 255), op,
-                   clip=sclera_m)
+        shadow_c = L.cov([px(np.vstack([upper, (upper + [0.0, 0.03])[::-1]]))],
+                         blur_px=0.01 * s)
+        L.shade(shadow_c, _LID_SHADOW, 0.35, clip=sclera_m)
+        shadow = L.full(shadow_c)[sclera_c.slices] * np.float32(0.35) * sclera_c.a
+        return _Eyeball(sclera_c, shadow)
 
     # ------------------------------------------------------------------ moving parts
     def _eye_curves(self, side: float, openness: float, squint: float
@@ -555,11 +556,51 @@ class StockFace:
         widest = line - np.stack([zeros, _EYE_UP_MAX * self._eye_up_prof], axis=1)
         return closed + (widest - closed) * openness, lower
 
+    def _draw_iris(self, img: np.ndarray, side: float, gaze_x: float, gaze_y: float) -> None:
+        """Iris, pupil and catch-lights, turned by the gaze (-1..1 each way) and clipped to
+        the white of the eye, in the lid's shadow like it."""
+        s = self._head_px
+        sclera, shadow = self._eyeballs[side]
+        centre = (side * (_EYE_X + 0.004) + _IRIS_TURN_X * float(np.clip(gaze_x, -1.0, 1.0)),
+                  _EYE_Y + 0.004 + _IRIS_TURN_Y * float(np.clip(gaze_y, -1.0, 1.0)))
+        cx, cy = self._px([centre])[0]
+        r = _IRIS_R * s
+        h, w = sclera.a.shape
+        x0, x1 = max(int(cx - r - 2), sclera.x0), min(int(cx + r + 3), sclera.x0 + w)
+        y0, y1 = max(int(cy - r - 2), sclera.y0), min(int(cy + r + 3), sclera.y0 + h)
+        if x1 <= x0 or y1 <= y0:
+            return
+        gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        d = np.hypot(gx - cx, gy - cy) / r
+        disc = np.clip((1.0 - d) * r + 0.5, 0.0, 1.0)
+        # Iris: lighter below, a dark rim, then the pupil.
+        t = np.clip((gy - cy) / r * 0.9 + 0.1, 0.0, 1.0)[..., None]
+        iris, light = np.float32(self.look.iris), np.float32(self.look.iris_light)
+        col = iris + (light - iris) * t
+        rim = np.clip((d - 0.72) / 0.28, 0.0, 1.0)[..., None]
+        col += (np.float32(self.look.iris_dark) - col) * rim
+        pupil = np.clip((0.42 - d) * r + 0.5, 0.0, 1.0)[..., None]
+        col += (np.float32(_PUPIL) - col) * pupil
+        box = (slice(y0 - sclera.y0, y1 - sclera.y0), slice(x0 - sclera.x0, x1 - sclera.x0))
+        col += (np.float32(_LID_SHADOW) - col) * shadow[box][..., None]
+        for dx, dy, rr, op in ((-0.013, -0.014, 0.0095, 0.95), (0.012, 0.013, 0.0045, 0.7)):
+            dist = np.hypot(gx - (cx + dx * s), gy - (cy + dy * s))
+            catch = np.clip(rr * s - dist + 0.5, 0.0, 1.0)[..., None] * np.float32(op)
+            col += (np.float32(255.0) - col) * catch
+        m = (disc * sclera.a[box])[..., None]
+        region = img[y0:y1, x0:x1]
+        f = region.astype(np.float32)
+        f += (col - f) * m + 0.5
+        region[...] = f
+
     def _draw_eye(self, img: np.ndarray, side: float, p: dict[str, float]) -> None:
         s, shape = self._head_px, img.shape[:2]
         px = self._px
+        self._draw_iris(img, side, p["gaze_x"], p["gaze_y"])
+        # The upper lid follows the iris up and down.
+        follow = _LID_FOLLOW * _IRIS_TURN_Y / _EYE_UP_MAX * float(np.clip(p["gaze_y"], -1, 1))
         openness = (_EYE_REST_OPEN + 0.26 * p["eye_wide"] - 0.28 * p["lid_droop"]
-                    - 0.12 * p["eye_squint"])
+                    - 0.12 * p["eye_squint"] - follow)
         openness = float(np.clip(openness, 0.0, 1.0)) * (1.0 - p["blink"])
         upper, lower = self._eye_curves(side, openness, p["eye_squint"])
         widest, lower_rest = self._eye_curves(side, 1.0, 0.0)

@@ -9,8 +9,17 @@ The rig knows nothing about pixels. It blends two tables of domain knowledge, re
   tasks/emotion/expression.py, drawn through :data:`BLENDSHAPE_PARAMS` and smoothed over
   ~150 ms so that expressions ease in and out;
 
-and adds life: blinks at irregular 2–6 s intervals (seeded, so a render is reproducible)
-and a small, slow idle head motion that grows a little while the avatar speaks.
+and adds life: blinks at irregular 2–6 s intervals (seeded, so a render is reproducible),
+a small, slow idle head motion that grows a little while the avatar speaks, and gaze.
+
+Gaze (``gaze_x``, ``gaze_y``: fractions of the widest eye turn, -1..1, +x towards the
+right of the screen, +y down) is a chain of fixations of irregular length
+(:data:`GAZE_FIXATION_S`). Most rest on the camera (0, 0); the others are small glances
+away, mostly sideways and a little up or down (:data:`GAZE_GLANCE_X`,
+:data:`GAZE_GLANCE_Y`), a little more often in silence than in speech. The eyes jump
+between fixations in a saccade of 2–3 frames at 30 fps (:data:`GAZE_SACCADE_FRAMES_AT_30_FPS`),
+never a slow drift. Gaze draws from its own generator (seeded from ``seed`` too), so the
+blinks and head motion of a seed are the same as without it.
 
 Everything is vectorised over frames; the result is a :class:`PoseTrack` of per-frame
 float32 arrays that a rasteriser (the stock face, later the photo warp) draws.
@@ -103,7 +112,7 @@ POSE_CHANNELS: tuple[str, ...] = (
     "smile", "mouth_corner_down", "upper_lip_raise",
     "brow_raise", "brow_inner_up", "brow_furrow",
     "eye_wide", "eye_squint", "lid_droop", "nose_wrinkle",
-    "blink",
+    "blink", "gaze_x", "gaze_y",
     "head_dx", "head_dy", "head_roll_deg",
 )
 """Names of the per-frame arrays of a :class:`PoseTrack`, in a fixed order."""
@@ -114,6 +123,23 @@ BLINK_INTERVAL_S = (2.0, 6.0)
 """Blinks start at intervals drawn uniformly from this range, in seconds."""
 BLINK_FRAMES_AT_30_FPS = (4, 7)
 """A blink lasts this many frames (inclusive) at 30 fps; scaled for other frame rates."""
+GAZE_FIXATION_S = (0.6, 2.5)
+"""The eyes hold each fixation for a time drawn uniformly from this range, in seconds."""
+GAZE_AWAY_SHARE_SILENT = 0.35
+"""Share of the fixations that glance away from the camera while the avatar is silent..."""
+GAZE_AWAY_SHARE_SPEAKING = 0.25
+"""...and while it speaks (it holds the viewer's eye); in between, blended by speech."""
+GAZE_GLANCE_X = (0.2, 0.5)
+"""A glance turns the eyes sideways by this much (either side), in fractions of the
+widest turn."""
+GAZE_GLANCE_Y = 0.3
+"""...and up or down by at most this much, in fractions of the widest turn."""
+GAZE_SACCADE_FRAMES_AT_30_FPS = (2, 3)
+"""A jump between fixations takes this many frames at 30 fps (the first for moves up to
+:data:`GAZE_WIDE_SACCADE`, the second for wider ones), scaled for other frame rates; the
+last of them is on the new fixation."""
+GAZE_WIDE_SACCADE = 0.35
+"""Moves wider than this (fractions of the widest turn) take the longer saccade."""
 
 # Idle head motion: sums of slow sinusoids (Hz, amplitude). Offsets are in face heights
 # (1.0 = the height of the head), so a 540 px head moves by about ±3 px; roll in degrees.
@@ -134,7 +160,8 @@ class PoseTrack:
     Expression (0..1): ``smile``, ``mouth_corner_down``, ``upper_lip_raise``,
     ``brow_raise``, ``brow_inner_up``, ``brow_furrow``, ``eye_wide``, ``eye_squint``,
     ``lid_droop``, ``nose_wrinkle``.
-    Eyes: ``blink`` 0..1 (1 = lids fully closed).
+    Eyes: ``blink`` 0..1 (1 = lids fully closed); ``gaze_x`` and ``gaze_y`` -1..1,
+    fractions of the widest eye turn (0 = at the camera, +x right, +y down on screen).
     Head: ``head_dx`` and ``head_dy`` offsets in face heights (1.0 = the head's height;
     +x right, +y down), ``head_roll_deg`` rotation in degrees (+ = clockwise on screen).
 
@@ -157,6 +184,8 @@ class PoseTrack:
     lid_droop: np.ndarray
     nose_wrinkle: np.ndarray
     blink: np.ndarray
+    gaze_x: np.ndarray
+    gaze_y: np.ndarray
     head_dx: np.ndarray
     head_dy: np.ndarray
     head_roll_deg: np.ndarray
@@ -311,6 +340,44 @@ def _blinks(n_frames: int, fps: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def _gaze(
+    speech: np.ndarray, fps: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fixations joined by saccades: ``gaze_x``, ``gaze_y``, each (n_frames,) float32.
+
+    ``speech``: (n_frames,) 0..1, how much the avatar is speaking (sets how often the
+    eyes glance away).
+    """
+    n_frames = speech.shape[0]
+    lo, hi = GAZE_FIXATION_S
+    n_fix = int(n_frames / fps / lo) + 2
+    durations_s = rng.uniform(lo, hi, n_fix)
+    starts = np.round(np.concatenate([[0.0], np.cumsum(durations_s[:-1])]) * fps)
+    starts = starts.astype(np.int64)
+    speaking = _smooth(speech, lo * fps)[np.minimum(starts, n_frames - 1)]
+    away_share = GAZE_AWAY_SHARE_SILENT + (GAZE_AWAY_SHARE_SPEAKING
+                                           - GAZE_AWAY_SHARE_SILENT) * speaking
+    away = rng.random(n_fix) < away_share
+    away[0] = False  # a video opens with the eyes on the viewer
+    side = rng.choice([-1.0, 1.0], n_fix)
+    target_x = np.where(away, side * rng.uniform(*GAZE_GLANCE_X, n_fix), 0.0)
+    target_y = np.where(away, rng.uniform(-GAZE_GLANCE_Y, GAZE_GLANCE_Y, n_fix), 0.0)
+    # Each fixation starts with a saccade from the previous one's target.
+    prev_x = np.concatenate([[0.0], target_x[:-1]])
+    prev_y = np.concatenate([[0.0], target_y[:-1]])
+    amplitude = np.hypot(target_x - prev_x, target_y - prev_y)
+    short, long_ = GAZE_SACCADE_FRAMES_AT_30_FPS
+    saccade_30 = np.where(amplitude > GAZE_WIDE_SACCADE, long_, short)
+    saccade = np.maximum(1, np.round(saccade_30 * fps / 30.0))
+    frame = np.arange(n_frames)
+    k = np.searchsorted(starts, frame, side="right") - 1
+    progress = np.clip((frame - starts[k] + 1) / saccade[k], 0.0, 1.0)
+    ease = progress * progress * (3.0 - 2.0 * progress)  # slow-fast-slow
+    gaze_x = prev_x[k] + (target_x[k] - prev_x[k]) * ease
+    gaze_y = prev_y[k] + (target_y[k] - prev_y[k]) * ease
+    return gaze_x.astype(np.float32), gaze_y.astype(np.float32)
+
+
 def _head_motion(
     t_s: np.ndarray, speech: np.ndarray, fps: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -356,8 +423,8 @@ def build_pose_track(
             start of the track; frames outside every span are neutral; where spans
             overlap, the one that started last wins.
         fps: frames per second of ``weights`` (frame ``i`` is at ``i / fps`` s).
-        seed: seed of the blink timing and idle motion; the same inputs and seed always
-            give the same track.
+        seed: seed of the blink timing, idle motion and gaze; the same inputs and seed
+            always give the same track.
 
     Returns:
         A :class:`PoseTrack` of ``n_frames`` frames.
@@ -397,6 +464,7 @@ def build_pose_track(
     speech = 1.0 - w[:, VISEMES.index("sil")]
     head_dx, head_dy, head_roll = _head_motion(t_s, speech, fps, rng)
     blink = _blinks(n, fps, rng)
+    gaze_x, gaze_y = _gaze(speech, fps, np.random.default_rng([seed, 1]))
 
     def unit(x: np.ndarray) -> np.ndarray:
         return np.clip(x, 0.0, 1.0).astype(np.float32)
@@ -418,6 +486,8 @@ def build_pose_track(
         lid_droop=unit(e["lid_droop"]),
         nose_wrinkle=unit(e["nose_wrinkle"]),
         blink=blink,
+        gaze_x=gaze_x,
+        gaze_y=gaze_y,
         head_dx=head_dx,
         head_dy=head_dy,
         head_roll_deg=head_roll,

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
+import cv2
+import numpy as np
 import pytest
 
 from tests.support.media import probe_mp4
@@ -76,9 +79,12 @@ def test_an_output_that_is_not_mp4_is_refused(workdir):
 
 def test_render_json_prints_one_object_and_writes_the_video(workdir):
     (workdir / "hello.txt").write_text("[joy] Hello from the command line!\n")
+    sky = np.zeros((180, 320, 3), np.uint8)
+    sky[:] = (200, 40, 30)  # BGR: a deep blue
+    cv2.imwrite(str(workdir / "sky.png"), sky)
     result = run_aura("render", "hello.txt", "-o", "videos/hello.mp4", "--aspect", "16:9",
-                      "--quality", "draft", "--json", home=workdir / "home", cwd=workdir,
-                      timeout_s=300)
+                      "--quality", "draft", "--background", "sky.png", "--json",
+                      home=workdir / "home", cwd=workdir, timeout_s=300)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert set(answer) == {"video", "duration_s", "job_id"}
@@ -90,6 +96,23 @@ def test_render_json_prints_one_object_and_writes_the_video(workdir):
     assert not list(video.parent.glob(".*.part"))
     # x264 records its settings in the stream: draft quality is the ultrafast preset.
     assert b"subme=0" in video.read_bytes() and b"crf=26.0" in video.read_bytes()
+    # The avatar stands in front of the picture given with --background.
+    with av.open(str(video)) as container:
+        corner = next(container.decode(video=0)).to_ndarray(format="rgb24")[:40, :40]
+    assert np.abs(corner.astype(int) - (30, 40, 200)).max() <= 12
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("blue", "aura: error: background 'blue' is neither a colour like '#1e90ff' nor "
+             "'image:KEY' (a stored picture)"),
+    ("missing.png", "aura: error: background picture 'missing.png' does not exist"),
+])
+def test_render_refuses_a_bad_background_before_any_work(workdir, value, message):
+    (workdir / "s.txt").write_text("Hello.")
+    result = run_aura("render", "s.txt", "--background", value, home=workdir / "home",
+                      cwd=workdir)
+    assert result.returncode == 1
+    assert error_line(result) == message
 
 
 ANALYZE_SCRIPT = ("# a demo\nUgh, the fridge smells of rotten fish. The meeting starts at nine.\n"
@@ -208,3 +231,22 @@ def test_avatar_create_and_list(workdir):
     avatars = [(a["avatar_id"], a["name"]) for a in json.loads(listed.stdout)]
     assert avatars == [("stock:aura", "Aura (stock, drawn)"), ("stock:ben", "Ben (stock, drawn)"),
                        ("stock:cleo", "Cleo (stock, drawn)"), (report["avatar_id"], "Me")]
+
+
+def test_token_prints_one_jwt_for_the_named_user_signed_with_the_local_secret(workdir):
+    import uuid
+
+    from core.auth import USER_NAMESPACE, decode_token
+
+    home = workdir / "home"
+    day = run_aura("token", "--user", "ada", home=home, cwd=workdir)
+    minute = run_aura("token", "--user", "ada", "--ttl-s", "60", home=home, cwd=workdir)
+
+    assert day.returncode == minute.returncode == 0, day.stderr + minute.stderr
+    assert day.stdout.count("\n") == 1 and day.stdout.endswith("\n") and day.stderr == ""
+    secret = (home / "jwt-secret").read_text().strip()  # made by the first, kept for the next
+    claims = decode_token(day.stdout.strip(), secret)
+    assert claims.sub == uuid.uuid5(USER_NAMESPACE, "ada")
+    assert claims.exp - claims.iat == 24 * 3600
+    shorter = decode_token(minute.stdout.strip(), secret)
+    assert shorter.sub == claims.sub and shorter.exp - shorter.iat == 60

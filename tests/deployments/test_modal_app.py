@@ -30,7 +30,7 @@ from models.domain import RenderSpec, Word
 from tasks.avatar.actors import ActorFace
 from tasks.lipsync.visemes import VISEMES
 from tasks.render import render_local
-from tasks.render.modal import RenderJob, build_job, read_job
+from tasks.render.modal import JOB_FORMAT, RenderJob, build_job, read_job
 from tests.support.avatars import astronaut_face
 from tests.support.media import probe_mp4
 
@@ -122,6 +122,16 @@ def test_captions_are_burned_in_when_the_spec_asks_for_them(silence, tmp_path):
     assert lower.mean() > 2.0 and upper.mean() < 0.5
 
 
+def test_a_background_picture_travels_with_the_job(silence, tmp_path):
+    picture = np.zeros((360, 360, 3), np.uint8)
+    picture[:] = (30, 40, 200)
+    spec = SPEC.model_copy(update={"background": "image:uploads/blue.png"})
+    job = build_job(silent_weights(), [], spec, silence, background_rgb=picture)
+    assert read_job(pickle.loads(pickle.dumps(job.model_dump()))) == job
+    frame = first_frame(saved(render.local(job.model_dump()), tmp_path / "out.mp4"))
+    assert np.abs(frame[:40, :40] - (30, 40, 200)).max() <= 12
+
+
 def test_the_callers_encoder_settings_apply_and_the_containers_come_back(silence, tmp_path):
     default = get_settings().video
     video = RenderSettings(audio_sample_rate_hz=44_100, crf=30)
@@ -135,7 +145,7 @@ def test_the_callers_encoder_settings_apply_and_the_containers_come_back(silence
 def test_a_job_of_another_format_is_refused_with_the_redeploy_command(silence):
     job = build_job(silent_weights(), [], SPEC, silence).model_dump()
     with pytest.raises(ConfigError, match="modal deploy deployments/modal_app.py"):
-        render.local({**job, "format": 2})
+        render.local({**job, "format": JOB_FORMAT + 1})
 
 
 @pytest.mark.parametrize(("change", "named"), [

@@ -30,19 +30,12 @@ from tasks.lipsync.phonemes import scale_by_loudness, viseme_weights
 from tasks.render import emotion_spans, render_local
 from tasks.voice import synthesize
 from tasks.voice.piper import PiperTTS
-from tests.support.readback import (
-    band_pass,
-    best_lagged_correlation,
-    count_blinks,
-    loudness_per_frame,
-    read_face,
-)
+from tests.support.readback import measure
 
 SCRIPT = ("[joy] Hello everyone, and welcome back! Today we build a bigger, better bridge.\n"
           "[pause 0.4]\n"
           "[neutral] Please remember to keep both hands on the rope, because the wind picks "
           "up by mid morning. Maybe bring a map, a pump and a warm blanket, just in case.")
-CLOSED_BELOW = 0.08
 
 
 def test_the_astronaut_speaks_blinks_and_closes_her_lips_on_p_b_m(tmp_path: Path):
@@ -69,20 +62,9 @@ def test_the_astronaut_speaks_blinks_and_closes_her_lips_on_p_b_m(tmp_path: Path
     render_local(weights, emotion_spans(segments, voice), spec, tmp_path / "voice.wav",
                  video, face=face)
 
-    reading = read_face(video)
-    assert reading.found.mean() >= 0.98
-
-    mouth = np.nan_to_num(reading.mouth_opening, nan=float(np.nanmedian(reading.mouth_opening)))
-    loudness = loudness_per_frame(video, len(mouth), reading.fps)
-    r, lag = best_lagged_correlation(band_pass(mouth, reading.fps),
-                                     band_pass(loudness, reading.fps))
-    assert r >= 0.5 and abs(lag) <= 1, (r, lag)
-
-    closures = [p for p in track.phones if p.symbol in "pbm"]
-    middles = [int((p.start_s + p.end_s) / 2 * reading.fps) for p in closures]
-    closed = [mouth[i] < CLOSED_BELOW for i in middles if i < len(mouth)]
-    assert len(closed) >= 10 and np.mean(closed) >= 0.8, np.round(mouth[middles], 3)
-
-    minutes = len(mouth) / reading.fps / 60
-    blinks = count_blinks(reading.eye_opening)
-    assert 6 <= blinks / minutes <= 30, (blinks, minutes)
+    figures = measure(video, track.phones)
+    assert figures.found_share >= 0.98
+    assert figures.mouth_loudness_r >= 0.5 and abs(figures.mouth_lag_frames) <= 1, figures
+    assert figures.closures >= 10
+    assert figures.closed_share >= 0.8, np.round(figures.mouth_at_closures, 3)
+    assert 6 <= figures.blinks_per_minute <= 30, figures

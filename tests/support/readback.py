@@ -101,3 +101,48 @@ def count_blinks(eye_opening: np.ndarray, closed_below: float = 0.15) -> int:
     """Number of separate runs of frames with the eyes closed."""
     closed = np.nan_to_num(eye_opening, nan=1.0) < closed_below
     return int(np.count_nonzero(closed[1:] & ~closed[:-1]) + closed[0])
+
+
+CLOSED_BELOW = 0.08
+"""Lips count as closed below this opening (inner-lip gap over mouth width); the
+astronaut reads about 0.01-0.04 closed and 0.15-0.25 open."""
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """The Face issue's figures for one rendered video."""
+
+    found_share: float
+    """Share of frames in which MediaPipe finds a face."""
+    mouth_loudness_r: float
+    """Pearson r of mouth opening and audio loudness, both band-passed to 2-7 Hz, at the
+    best lag."""
+    mouth_lag_frames: int
+    """That lag (positive: the mouth comes later than the sound)."""
+    closures: int
+    """p/b/m phones read (their middle frame inside the video)."""
+    closed_share: float
+    """Share of those with the lips closed at the phone's middle."""
+    blinks_per_minute: float
+    mouth_at_closures: np.ndarray
+    """The mouth opening at each p/b/m middle, for a failure message."""
+
+
+def measure(video: Path, phones: list) -> ReadBack:  # list[models.domain.Phone]
+    """Read ``video`` back and compute the figures; ``phones`` are the voice's phones."""
+    reading = read_face(video)
+    mouth = np.nan_to_num(reading.mouth_opening,
+                          nan=float(np.nanmedian(reading.mouth_opening)))
+    loudness = loudness_per_frame(video, len(mouth), reading.fps)
+    r, lag = best_lagged_correlation(band_pass(mouth, reading.fps),
+                                     band_pass(loudness, reading.fps))
+    middles = [int((p.start_s + p.end_s) / 2 * reading.fps) for p in phones
+               if p.symbol in "pbm"]
+    middles = [i for i in middles if i < len(mouth)]
+    at_closures = mouth[middles]
+    minutes = len(mouth) / reading.fps / 60
+    return ReadBack(found_share=float(reading.found.mean()), mouth_loudness_r=r,
+                    mouth_lag_frames=lag, closures=len(middles),
+                    closed_share=float(np.mean(at_closures < CLOSED_BELOW)) if middles else 0.0,
+                    blinks_per_minute=count_blinks(reading.eye_opening) / minutes,
+                    mouth_at_closures=at_closures)

@@ -9,7 +9,12 @@ from skimage import data
 from tasks.avatar.reconstruct import reconstruct_face
 from tasks.lipsync.visemes import VISEMES
 from tasks.render.photo import (
+    EYE_CORNERS,
+    GAZE_MIN_SQUEEZE,
+    GAZE_TURN_X,
     INNER_LIP_LOOP,
+    IRISES,
+    LID_CREASES,
     LOWER_INNER_LIP,
     LOWER_LIDS,
     UPPER_INNER_LIP,
@@ -68,6 +73,65 @@ def test_a_blink_brings_each_upper_lid_onto_the_lower_one(astronaut):
     for upper, lower in zip(UPPER_LIDS, LOWER_LIDS, strict=True):
         opening = closed[list(lower), 1] - closed[list(upper), 1]
         assert opening.max() <= 0.0  # met (a hair of overlap)
+
+
+def test_gaze_turns_both_irises_alike_between_still_lids(astronaut):
+    face = PhotoFace(*astronaut, 720, 1280)
+    p = face.points
+    width = np.mean([np.linalg.norm(p[b] - p[a]) for a, b in EYE_CORNERS])
+    # The designed turn, unless the tightest corner (the white between an iris and its
+    # corner) leaves less room.
+    room = min(min(p[list(iris), 0].min() - p[list(corners), 0].min(),
+                   p[list(corners), 0].max() - p[list(iris), 0].max())
+               for iris, corners in zip(IRISES, EYE_CORNERS, strict=True))
+    turn = min(GAZE_TURN_X * width, (1 - GAZE_MIN_SQUEEZE) * room)
+    assert turn > 0.12 * width  # a visible turn for this face
+    for gaze_x in (1.0, -1.0):
+        moved = p + face.displacements(pose(gaze_x=gaze_x))
+        for iris, upper, lower in zip(IRISES, UPPER_LIDS, LOWER_LIDS, strict=True):
+            np.testing.assert_allclose(moved[iris[0]] - p[iris[0]], [gaze_x * turn, 0],
+                                       atol=0.05 * turn)
+            centre = moved[list(iris)].mean(axis=0) - p[list(iris)].mean(axis=0)
+            assert centre[0] == pytest.approx(gaze_x * turn, rel=0.1)
+            # The lids' edges keep their height (they may slide along themselves).
+            lids = list(upper + lower)
+            np.testing.assert_allclose(moved[lids, 1], p[lids, 1], atol=1e-9)
+    down = p + face.displacements(pose(gaze_y=1.0))
+    for iris, upper in zip(IRISES, UPPER_LIDS, strict=True):
+        iris_dy = down[iris[0], 1] - p[iris[0], 1]
+        lid_dy = down[list(upper), 1] - p[list(upper), 1]
+        assert iris_dy > 0.08 * width and 0 < lid_dy.max() < iris_dy  # the lid follows
+
+
+def test_gaze_moves_the_iris_pixels_and_nothing_away_from_the_eyes(astronaut):
+    face = PhotoFace(*astronaut, 720, 1280)
+    ahead, turned = face.base.copy(), face.base.copy()
+    face.draw(pose(), ahead)
+    face.draw(pose(gaze_x=1.0), turned)
+    changed = np.abs(turned.astype(int) - ahead).max(axis=-1) > 0
+    eyes = face.points[[i for group in UPPER_LIDS + LOWER_LIDS + LID_CREASES for i in group]]
+    margin = 0.1 * face.face_h
+    (x0, y0), (x1, y1) = (eyes.min(axis=0) - margin).astype(int), (eyes.max(axis=0) + margin
+                                                                    ).astype(int)
+    near_eyes = np.zeros_like(changed)
+    near_eyes[y0:y1, x0:x1] = True
+    assert not (changed & ~near_eyes).any()
+    turn = face.displacements(pose(gaze_x=1.0))[IRISES[0][0], 0]
+    for iris, upper, lower in zip(IRISES, UPPER_LIDS, LOWER_LIDS, strict=True):
+        cx, cy = face.points[iris[0]].round().astype(int)
+        r = int(0.02 * face.face_h)
+        assert changed[cy - r:cy + r, cx - r:cx + r].mean() > 0.5
+        # The darkest tenth of the eye (pupil and iris) moves right with the iris.
+        lids = face.points[list(upper + lower)]
+        box = (*lids.min(axis=0).astype(int), *lids.max(axis=0).astype(int))
+        assert darkest_x(turned, box) - darkest_x(ahead, box) == pytest.approx(turn, rel=0.3)
+
+
+def darkest_x(frame: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """Mean column (px, from the box's left) of the darkest tenth of the pixels in a box."""
+    x0, y0, x1, y1 = box
+    grey = frame[y0:y1, x0:x1].astype(float).mean(axis=-1)
+    return float(np.nonzero(grey <= np.percentile(grey, 10))[1].mean())
 
 
 def test_only_the_face_region_changes_and_an_open_mouth_shows_a_dark_cavity(astronaut):

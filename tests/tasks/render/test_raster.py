@@ -141,6 +141,37 @@ def test_blinks_from_the_rig_change_the_eye_region_only_while_blinking(face):
     assert whites[3] == 0
 
 
+def pupil_centre(face: StockFace, frame: np.ndarray, key: str) -> np.ndarray:
+    """Mean (x, y) in px of the pupil's near-black pixels in an eye's box."""
+    ys, xs = np.nonzero(crop(frame, face.regions[key]).max(axis=-1) < 30)
+    return np.array([xs.mean(), ys.mean()])
+
+
+def test_the_pupils_follow_the_gaze_and_stay_inside_the_eyes(face):
+    ahead = render(face)
+    right, left = render(face, gaze_x=0.5), render(face, gaze_x=-0.5)
+    down, up = render(face, gaze_y=0.5), render(face, gaze_y=-0.5)
+    for key in ("eye_left", "eye_right"):
+        centre = pupil_centre(face, ahead, key)
+        assert pupil_centre(face, right, key)[0] > centre[0] + 4
+        assert pupil_centre(face, left, key)[0] < centre[0] - 4
+        assert pupil_centre(face, down, key)[1] > centre[1] + 1.5
+        assert pupil_centre(face, up, key)[1] < centre[1] - 1.5
+    # Only the eyes change, and the whites stay white around the turned iris.
+    changed = np.abs(right.astype(int) - ahead).max(axis=-1) > 0
+    for key in ("eye_left", "eye_right"):
+        ex0, ey0, ex1, ey1 = face.regions[key]
+        changed[ey0:ey1, ex0:ex1] = False
+    assert not changed.any()
+    assert eye_whites(face, right) > 0.8 * eye_whites(face, ahead)
+    # However far the gaze, the iris stays inside the eye and a blink still hides it.
+    for gaze in ({"gaze_x": 1.0, "gaze_y": 1.0}, {"gaze_x": -1.0, "gaze_y": -1.0}):
+        shut = render(face, blink=1.0, **gaze)
+        assert all(iris(crop(shut, face.regions[k])).sum() == 0
+                   for k in ("eye_left", "eye_right"))
+        assert np.array_equal(shut, render(face, blink=1.0))
+
+
 def mouth_corner_lift_px(face: StockFace, frame: np.ndarray) -> float:
     """How far the mouth's corners sit above its middle (negative: below), in px."""
     m = lips(crop(frame, face.regions["mouth"]))

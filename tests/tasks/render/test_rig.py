@@ -14,6 +14,9 @@ from tasks.render.rig import (
     BLENDSHAPE_PARAMS,
     BLINK_FRAMES_AT_30_FPS,
     EXPRESSION_PARAMS,
+    GAZE_FIXATION_S,
+    GAZE_GLANCE_X,
+    GAZE_GLANCE_Y,
     POSE_CHANNELS,
     VISEME_MOUTH,
     PoseTrack,
@@ -120,6 +123,67 @@ def test_same_seed_gives_the_same_track_and_another_seed_another():
     for name in POSE_CHANNELS:
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
     assert not np.array_equal(blink_starts(a.blink), blink_starts(c.blink))
+
+
+def test_gaze_leaves_the_blinks_of_a_seed_where_they_were():
+    # Blink starts of seed 3 before the rig had gaze: gaze draws from its own generator.
+    pose = build_pose_track(silence(60.0), [], FPS, seed=3)
+    assert blink_starts(pose.blink).tolist() == [88, 232, 327, 387, 564, 660, 758, 925, 1055,
+                                                 1171, 1324, 1388, 1533, 1637, 1708]
+
+
+def fixations(pose: PoseTrack) -> list[tuple[int, int, float, float]]:
+    """Runs of frames with the gaze held still: (first, last, gaze_x, gaze_y)."""
+    gaze = np.stack([pose.gaze_x, pose.gaze_y], axis=1)
+    held = np.concatenate([[False], (np.diff(gaze, axis=0) == 0).all(axis=1)])
+    runs, first = [], None
+    for i in range(len(gaze)):
+        if first is None:
+            first = i
+        elif not held[i]:
+            if i - 1 > first:
+                runs.append((first, i - 1, *gaze[first]))
+            first = i
+    runs.append((first, len(gaze) - 1, *gaze[first]))
+    return runs
+
+
+def test_the_eyes_rest_mostly_on_the_camera_and_glance_away_now_and_then():
+    pose = build_pose_track(silence(60.0), [], FPS, seed=3)
+    at_camera = (pose.gaze_x == 0) & (pose.gaze_y == 0)
+    assert at_camera.mean() >= 0.5
+    away = [run for run in fixations(pose) if run[2:] != (0.0, 0.0)]
+    assert len(away) >= 5
+    for _, _, x, y in away:  # small glances, mostly sideways
+        assert GAZE_GLANCE_X[0] <= abs(x) <= GAZE_GLANCE_X[1] and abs(y) <= GAZE_GLANCE_Y
+    assert {np.sign(x) for _, _, x, _ in away} == {-1.0, 1.0}
+    held_s = [(last - first + 1) / FPS for first, last, _, _ in fixations(pose)[1:-1]]
+    assert min(held_s) >= GAZE_FIXATION_S[0] - 3 / FPS
+    for arr in (pose.gaze_x, pose.gaze_y):
+        assert np.abs(arr).max() <= 1.0
+
+
+@pytest.mark.parametrize("fps", [25, 30, 60])
+def test_the_eyes_jump_between_fixations_in_a_few_frames(fps):
+    pose = build_pose_track(silence(60.0, fps), [], fps, seed=5)
+    runs = fixations(pose)
+    assert len(runs) >= 10
+    for (_, last, *_), (first, _, *_) in zip(runs, runs[1:], strict=False):
+        assert first - last <= round(3 * fps / 30)  # a saccade: 2-3 frames at 30 fps
+
+
+def test_gaze_is_seeded_and_glances_away_less_while_speaking():
+    w = silence(30.0)
+    a, b = (build_pose_track(w, [], FPS, seed=s) for s in (7, 8))
+    assert not np.array_equal(a.gaze_x, b.gaze_x)
+    n = 60 * FPS
+    speaking = visemes(*[(v, 6) for v in ("aa", "E", "DD", "oh", "ih")] * (n // 30))
+
+    def away_share(weights: np.ndarray) -> float:
+        poses = [build_pose_track(weights, [], FPS, seed=s) for s in range(20)]
+        return float(np.mean([(p.gaze_x != 0) | (p.gaze_y != 0) for p in poses]))
+
+    assert away_share(speaking) < away_share(silence(60.0)) - 0.03
 
 
 def test_joy_smiles_and_sadness_turns_corners_down_and_brows_up():
