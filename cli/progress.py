@@ -15,6 +15,7 @@ STEP_LABELS = {
     "synthesize_voice": "Voice",
     "align_lipsync": "Lip sync",
     "render_video": "Render",
+    "sync_lips": "Sync Labs",
     "upload_video": "Upload",
     "notify": "Notify",
 }
@@ -31,11 +32,15 @@ class StepProgress:
                                   TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
                                   console=Console(stderr=True))
         self._bars: dict[str, TaskID] = {}
+        from core.settings import get_settings
+        from flows.script_to_video import job_steps
+
+        self._labels = {step: STEP_LABELS[step] for step in job_steps(get_settings())}
         self._unsubscribe = None
 
     def __enter__(self) -> StepProgress:
         if self.enabled:
-            for step, label in STEP_LABELS.items():
+            for step, label in self._labels.items():
                 self._bars[step] = self._progress.add_task(label, total=1, start=False)
             self._progress.start()
             self._progress.start_task(self._bars["tag_emotions"])
@@ -56,7 +61,7 @@ class StepProgress:
             bar = self._bars["render_video"]
             self._progress.update(bar, total=event["total"], completed=event["done"])
         elif kind in ("export_job.step", "export_job.completed"):
-            steps = list(STEP_LABELS)
+            steps = list(self._labels)
             done = steps.index(event["step"]) if event.get("step") in steps else -1
             if kind == "export_job.completed":
                 done = len(steps) - 1

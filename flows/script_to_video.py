@@ -1,6 +1,10 @@
-"""The main flow: a script becomes a published MP4 through six retryable tasks.
+"""The main flow: a script becomes a published MP4 through six or seven retryable tasks.
 
-tag_emotions -> synthesize_voice -> align_lipsync -> render_video -> upload_video -> notify
+tag_emotions -> synthesize_voice -> align_lipsync -> render_video [-> sync_lips]
+-> upload_video -> notify
+
+``sync_lips`` runs only with ``AURA_LIPSYNC=synclabs``: Sync Labs redoes the mouth of the
+rendered video (tasks/lipsync/resync.py). Its settings are checked before the first step.
 
 An export_jobs row follows the run (queued -> running -> completed | failed) with the
 progress, the current step and, per step, its seconds and whether it reused an artifact.
@@ -9,7 +13,7 @@ progress, the current step and, per step, its seconds and whether it reused an a
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 from uuid import UUID
 
@@ -19,11 +23,12 @@ from pydantic import BaseModel
 
 from core.db import session_scope
 from core.errors import AuraError
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from models import jobs
 from models.domain import PublishedVideo, RenderSpec
 from tasks.emotion import tag_emotions
-from tasks.lipsync import align_lipsync
+from tasks.lipsync import align_lipsync, sync_lips
+from tasks.lipsync.resync import check_ready as check_sync_labs_ready
 from tasks.publish import notify, upload_video
 from tasks.publish.notify import report_failed, report_running, report_step
 from tasks.render import render_video
@@ -32,16 +37,32 @@ from tasks.voice.catalogue import choose_voice
 
 T = TypeVar("T")
 
-# Share of the whole job each step accounts for, for the progress figure.
 STEP_SHARE: dict[str, float] = {
     "tag_emotions": 0.02,
     "synthesize_voice": 0.25,
     "align_lipsync": 0.03,
     "render_video": 0.60,
+    "sync_lips": 0.30,
     "upload_video": 0.08,
     "notify": 0.02,
 }
-STEPS = tuple(STEP_SHARE)
+"""Every step in pipeline order, with the part of a job's time it takes, for the progress
+figure. A job's progress adds up the shares of the steps it runs, divided by their sum:
+the steps every job runs sum to 1, and a Sync Labs job scales them down to make room."""
+
+OPTIONAL_STEPS: dict[str, Callable[[Settings], bool]] = {
+    "sync_lips": lambda settings: settings.lipsync == "synclabs",
+}
+"""Steps that only some jobs run, and whether the settings call for them."""
+
+STEPS = tuple(step for step in STEP_SHARE if step not in OPTIONAL_STEPS)
+"""The steps every job runs, in order."""
+
+
+def job_steps(settings: Settings) -> tuple[str, ...]:
+    """The steps a job runs under ``settings``, in order."""
+    return tuple(step for step in STEP_SHARE
+                 if step not in OPTIONAL_STEPS or OPTIONAL_STEPS[step](settings))
 
 
 class StepReport(BaseModel):
@@ -59,12 +80,14 @@ class ScriptToVideoResult(BaseModel):
 
 
 class _JobSteps:
-    """Runs steps in order, timing each and recording it on the job row."""
+    """Runs a job's steps in order, timing each and recording it on the job row."""
 
-    def __init__(self, job_id: UUID):
+    def __init__(self, job_id: UUID, steps: tuple[str, ...]):
         self.job_id = job_id
         self.reports: dict[str, StepReport] = {}
         self.progress = 0.0
+        total = sum(STEP_SHARE[step] for step in steps)
+        self._share = {step: STEP_SHARE[step] / total for step in steps}
 
     async def run(self, step: str, work: Awaitable[T], *, record: bool = True) -> T:
         started = time.perf_counter()
@@ -72,7 +95,7 @@ class _JobSteps:
         report = StepReport(seconds=round(time.perf_counter() - started, 3),
                             reused=bool(getattr(result, "reused", False)))
         self.reports[step] = report
-        self.progress = min(1.0, self.progress + STEP_SHARE[step])
+        self.progress = min(1.0, self.progress + self._share[step])
         if record:
             await report_step(self.job_id, step, progress=round(self.progress, 4),
                               info=report.model_dump())
@@ -111,14 +134,18 @@ async def script_to_video(script: str, spec: RenderSpec | None = None,
             None for the default voice.
         effect: a trickster preset applied on top of the voice.
     """
-    spec = spec or RenderSpec(fps=get_settings().video.fps)
+    settings = get_settings()
+    spec = spec or RenderSpec(fps=settings.video.fps)
     logger = get_run_logger()
+    planned = job_steps(settings)
     if job_id is None:
         job_id = await create_export_job(spec, user_id)
     run_id = flow_run.get_id()
     await report_running(job_id, UUID(run_id) if run_id else None)
-    steps = _JobSteps(job_id)
+    steps = _JobSteps(job_id, planned)
     try:
+        if "sync_lips" in planned:
+            check_sync_labs_ready(settings)
         segments = await steps.run("tag_emotions", tag_emotions(script))
         choice = None
         if voice or effect:
@@ -128,6 +155,8 @@ async def script_to_video(script: str, spec: RenderSpec | None = None,
         visemes = await steps.run("align_lipsync", align_lipsync(track, spec.fps))
         video = await steps.run("render_video", render_video(
             segments, track, visemes, spec, job_id=job_id, user_id=user_id))
+        if "sync_lips" in planned:
+            video = await steps.run("sync_lips", sync_lips(video, track))
         published = await steps.run("upload_video", upload_video(video, job_id))
         await steps.run("notify", notify(job_id, published), record=False)
     except BaseException as exc:

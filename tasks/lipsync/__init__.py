@@ -3,7 +3,12 @@
 Providers: ``phonemes`` (local default: the TTS's phone timings, tasks/lipsync/phonemes.py);
 ``acoustic`` (mouth shapes from the audio itself, tasks/lipsync/acoustic.py), used
 whatever ``AURA_LIPSYNC`` says when the voice has no phone timings (a person's
-recording); ``synclabs`` arrives with the lip-sync issue.
+recording); ``synclabs`` (Sync Labs' lipsync-2, a cloud service that redoes the mouth of
+a finished video). Sync Labs works on a rendered video, so it cannot stand in for this
+step: with ``synclabs`` this step still computes the local shapes (``phonemes``, or
+``acoustic`` for a recording), the render speaks with them, and the :func:`sync_lips`
+pass (tasks/lipsync/resync.py, client in tasks/lipsync/synclabs.py) then has Sync Labs
+redo the mouth after render_video.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ import numpy as np
 import soundfile as sf
 from prefect import get_run_logger, task
 
-from core.errors import ConfigError
 from core.npz import array_from_npz, array_to_npz
 from core.settings import get_settings
 from core.storage import Storage, content_key, get_storage
@@ -23,6 +27,7 @@ from models.domain import VisemeTrack, VoiceTrack
 from tasks.artifacts import load_finished, save_finished
 from tasks.lipsync.acoustic import acoustic_viseme_weights, openness
 from tasks.lipsync.phonemes import scale_by_loudness, viseme_weights
+from tasks.lipsync.resync import sync_lips as sync_lips  # the synclabs pass, re-exported
 from tasks.lipsync.visemes import VISEMES
 from tasks.policy import task_options
 
@@ -41,12 +46,16 @@ def load_weights(data: bytes) -> np.ndarray:
 
 @task(name="align_lipsync", **task_options())
 async def align_lipsync(voice: VoiceTrack, fps: int) -> VisemeTrack:
-    """Turn the voice's phone timings into per-frame viseme weights at ``fps``."""
+    """Turn the voice's phone timings into per-frame viseme weights at ``fps``.
+
+    Without phone timings the shapes come from the audio (``acoustic``); with
+    ``AURA_LIPSYNC=synclabs`` they are the local ones the render speaks with before
+    Sync Labs redoes the mouth (:func:`sync_lips`).
+    """
     logger = get_run_logger()
     provider = get_settings().lipsync
     if provider == "synclabs":
-        raise ConfigError("AURA_LIPSYNC=synclabs is not available yet in this version; "
-                          "use AURA_LIPSYNC=phonemes or acoustic")
+        provider = "phonemes"
     if not voice.phones:
         provider = "acoustic"
     storage = get_storage()

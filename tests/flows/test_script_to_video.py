@@ -11,9 +11,10 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from core.db import session_scope
-from core.errors import InputError, PermanentError, ScriptError
+from core.errors import ConfigError, InputError, PermanentError, ScriptError
+from core.settings import get_settings
 from core.storage import get_storage
-from flows.script_to_video import STEPS, create_export_job, script_to_video
+from flows.script_to_video import STEPS, create_export_job, job_steps, script_to_video
 from models import jobs
 from models.domain import RenderSpec
 from models.schema import upgrade_database
@@ -26,6 +27,7 @@ from tests.support.s3 import (
     TEST_SECRET_ACCESS_KEY,
     FlakyS3Proxy,
 )
+from tests.support.synclabs import SyncLabsStandIn, made_by
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -212,3 +214,114 @@ async def test_a_catalogue_voice_renders_and_an_unknown_one_fails_the_job(config
     async with session_scope() as session:
         job = await jobs.get_job(session, job_id)
     assert job.status == "failed" and "no voice called 'nobody'" in job.error
+
+
+# Sync Labs (AURA_LIPSYNC=synclabs): a pass after the render, on S3 storage
+
+
+async def _use_sync_labs(configure, s3_storage, moto_server: str,
+                         sync_labs: SyncLabsStandIn) -> None:
+    await ready(configure, STORAGE="s3", S3__BUCKET=s3_storage.bucket,
+                S3__ENDPOINT_URL=moto_server, S3__REGION=TEST_REGION,
+                S3__ACCESS_KEY_ID=TEST_ACCESS_KEY_ID,
+                S3__SECRET_ACCESS_KEY=TEST_SECRET_ACCESS_KEY, LIPSYNC="synclabs",
+                SYNCLABS__API_KEY=sync_labs.api_key, SYNCLABS__BASE_URL=sync_labs.url)
+
+
+def _stored_under(s3_client, bucket: str, prefix: str, suffix: str) -> bytes:
+    """The bytes of the one object under ``prefix`` whose key ends with ``suffix``."""
+    listing = s3_client.list_objects_v2(Bucket=bucket, Prefix=prefix)
+    [key] = [o["Key"] for o in listing.get("Contents", []) if o["Key"].endswith(suffix)]
+    return s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+async def test_sync_labs_lip_syncs_the_rendered_video_and_the_job_publishes_its_result(
+        configure, s3_storage, s3_client, moto_server, sync_labs, tmp_path):
+    await _use_sync_labs(configure, s3_storage, moto_server, sync_labs)
+    job_id = await create_export_job(RenderSpec(aspect="1:1"))
+
+    result = await script_to_video(SCRIPT, RenderSpec(aspect="1:1"), job_id=job_id)
+
+    [made] = sync_labs.jobs.values()
+    # The stand-in fetched the rendered video and the voice through their presigned URLs.
+    assert made.video == _stored_under(s3_client, s3_storage.bucket, "render/", ".mp4")
+    assert made.audio == _stored_under(s3_client, s3_storage.bucket, "voice/", ".wav")
+    video = get_storage().download(result.video.key, tmp_path / "video.mp4")
+    assert made_by(video) == made.id
+    facts = probe_mp4(video)
+    assert (facts.video_codec, facts.audio_codec) == ("h264", "aac")
+    assert (facts.width, facts.height) == (result.width, result.height) == (720, 720)
+    assert facts.video_duration_s == pytest.approx(result.duration_s, abs=0.05)
+    assert result.steps["sync_lips"].reused is False
+    async with session_scope() as session:
+        job = await jobs.get_job(session, job_id)
+    assert job.status == "completed" and job.progress == 1.0
+    assert set(job_steps(get_settings())) - {"notify"} == set(job.steps)
+    synced = await task_runs_of(job.flow_run_id, "sync_lips")
+    assert [run.run_count for run in synced] == [1]
+
+
+async def test_a_second_sync_labs_run_reuses_the_lip_synced_video(
+        configure, s3_storage, moto_server, sync_labs):
+    await _use_sync_labs(configure, s3_storage, moto_server, sync_labs)
+    first = await script_to_video(SCRIPT, RenderSpec(aspect="1:1"))
+    requests_before = len(sync_labs.requests)
+
+    second = await script_to_video(SCRIPT, RenderSpec(aspect="1:1"))
+
+    assert second.steps["sync_lips"].reused is True
+    assert len(sync_labs.requests) == requests_before and len(sync_labs.jobs) == 1
+    assert get_storage().get_bytes(second.video.key) == get_storage().get_bytes(
+        first.video.key)
+
+
+async def test_sync_labs_on_local_storage_fails_the_job_before_any_work(configure,
+                                                                        sync_labs):
+    await ready(configure, LIPSYNC="synclabs", SYNCLABS__API_KEY=sync_labs.api_key,
+                SYNCLABS__BASE_URL=sync_labs.url)
+    job_id = await create_export_job(RenderSpec(aspect="1:1"))
+
+    with pytest.raises(ConfigError, match="set AURA_STORAGE=s3"):
+        await script_to_video(SCRIPT, RenderSpec(aspect="1:1"), job_id=job_id)
+
+    async with session_scope() as session:
+        job = await jobs.get_job(session, job_id)
+    assert job.status == "failed"
+    assert job.error.startswith("AURA_LIPSYNC=synclabs needs storage that Sync Labs can")
+    assert "AURA_STORAGE=s3" in job.error
+    assert job.steps == {} and job.progress == 0.0
+    assert sync_labs.requests == []
+
+
+async def test_a_job_sync_labs_rejects_fails_at_once_with_its_reason(
+        configure, s3_storage, moto_server, sync_labs):
+    await _use_sync_labs(configure, s3_storage, moto_server, sync_labs)
+    sync_labs.end_next_job_as("REJECTED", "The video must show one face")
+    job_id = await create_export_job(RenderSpec(aspect="1:1"))
+
+    with pytest.raises(PermanentError, match="The video must show one face"):
+        await script_to_video(SCRIPT, RenderSpec(aspect="1:1"), job_id=job_id)
+
+    async with session_scope() as session:
+        job = await jobs.get_job(session, job_id)
+    synced = await task_runs_of(job.flow_run_id, "sync_lips")
+    assert [run.run_count for run in synced] == [1]
+    assert job.status == "failed" and "REJECTED: The video must show one face" in job.error
+    # Every step before Sync Labs counted, out of a total that includes it.
+    assert job.progress == pytest.approx(0.9 / 1.3, abs=1e-3)
+
+
+async def test_a_503_from_sync_labs_is_retried_by_prefect(configure, s3_storage,
+                                                          moto_server, sync_labs):
+    await _use_sync_labs(configure, s3_storage, moto_server, sync_labs)
+    sync_labs.fail_next_submits(503)
+    job_id = await create_export_job(RenderSpec(aspect="1:1"))
+
+    result = await script_to_video(SCRIPT, RenderSpec(aspect="1:1"), job_id=job_id)
+
+    async with session_scope() as session:
+        job = await jobs.get_job(session, job_id)
+    synced = await task_runs_of(job.flow_run_id, "sync_lips")
+    assert [run.run_count for run in synced] == [2]
+    assert sync_labs.count("POST", "/v2/generate") == 2 and len(sync_labs.jobs) == 1
+    assert job.status == "completed" and result.steps["sync_lips"].reused is False

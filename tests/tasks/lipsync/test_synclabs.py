@@ -20,6 +20,7 @@ from core.errors import ConfigError, PermanentError, TransientError, is_transien
 from core.settings import Settings, SyncLabsSettings
 from tasks.lipsync.synclabs import SyncJob, SyncLabsClient, verify_webhook
 from tests.support.loopback import assert_refused_for_good
+from tests.support.synclabs import api_error, job_reply
 
 API = "https://api.sync.test"
 KEY = "sk-sync-test-0123456789abcdef"
@@ -78,12 +79,7 @@ def output(stand_in):
 
 
 def job(status: str, **fields: object) -> httpx.Response:
-    return httpx.Response(200, json={"id": JOB, "status": status, "model": "lipsync-2",
-                                     "outputUrl": None, "error": None, **fields})
-
-
-def api_error(status_code: int, message: str) -> httpx.Response:
-    return httpx.Response(status_code, json={"statusCode": status_code, "message": message})
+    return job_reply(JOB, status, **fields)
 
 
 # Submitting
