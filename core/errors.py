@@ -4,6 +4,7 @@
   Plain-language message; never retried.
 - :class:`TransientError`: worth a retry (429, 5xx, timeouts, lost connections).
 - :class:`PermanentError`: a provider refused for good (400, 401, 403, 422); never retried.
+- :class:`AuthError`: a caller's token cannot be trusted (the API answers 401).
 
 :func:`is_transient` is the single place that decides whether any exception is retried.
 """
@@ -21,6 +22,11 @@ class InputError(AuraError):
     """Something a person gave us is wrong; the message says what, in plain words."""
 
 
+class NotFoundError(InputError):
+    """What was asked for does not exist, or belongs to someone else: both get the same
+    answer, so an id tells nobody whether another user's object exists."""
+
+
 class ScriptError(InputError):
     """A script cannot be read; carries the 1-based line and column of the problem."""
 
@@ -30,6 +36,10 @@ class ScriptError(InputError):
         where = f"line {line}" + (f", column {column}" if column else "") if line else ""
         super().__init__(f"{where}: {message}" if where else message)
         self.reason = message
+
+
+class AuthError(AuraError):
+    """A bearer token is missing, malformed, expired or not signed with our secret."""
 
 
 class ConfigError(AuraError):

@@ -97,7 +97,12 @@ class Settings(BaseSettings):
     database_url: str = ""
     """SQLAlchemy async URL; empty means a SQLite file ``aura.db`` in ``home``."""
     redis_url: str | None = None
+    """``redis://host:port/db``; when set, API processes share rate-limit budgets there."""
     jwt_secret: SecretStr | None = None
+    """HS256 secret of the API's bearer tokens (Supabase's JWT secret), at least 32 bytes;
+    none: a random one kept in ``home/jwt-secret`` (see :func:`core.auth.jwt_secret`)."""
+    rate_limit_per_minute: int = Field(default=100, ge=1)
+    """Requests one caller may make in any 60 seconds (api/ratelimit.py)."""
 
     storage_dir: Path | None = None
     """Folder of the local storage; empty means ``home/storage``."""

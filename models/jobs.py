@@ -1,8 +1,9 @@
 """The export_jobs repository: the only code that writes job rows.
 
-A job moves ``queued -> running -> completed`` or ends ``failed``; completed and failed
-are final. While it runs, each pipeline step reports its name, the overall progress (0..1,
-never going backwards) and a small dict of facts that is merged into ``steps[step]``.
+A job moves ``queued -> running -> completed`` or ends ``failed`` or ``cancelled``;
+those three are final. While it runs, each pipeline step reports its name, the overall
+progress (0..1, never going backwards) and a small dict of facts that is merged into
+``steps[step]``.
 A failed job keeps everything it had reached (progress, steps, keys) next to its error.
 
 Every function works inside the caller's session and flushes, so a bad value fails at
@@ -17,28 +18,32 @@ import math
 import uuid
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import AuraError
+from core.errors import AuraError, NotFoundError
 from models.domain import JobStatus
 from models.tables import ExportJob, utc_now
 
 JobId = uuid.UUID | str
 
 ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.queued: frozenset({JobStatus.running, JobStatus.failed}),
+    JobStatus.queued: frozenset({JobStatus.running, JobStatus.failed, JobStatus.cancelled}),
     # running -> running: a retried flow run marks its job running again.
-    JobStatus.running: frozenset({JobStatus.running, JobStatus.completed, JobStatus.failed}),
+    JobStatus.running: frozenset({JobStatus.running, JobStatus.completed, JobStatus.failed,
+                                  JobStatus.cancelled}),
     JobStatus.completed: frozenset(),
     JobStatus.failed: frozenset(),
+    JobStatus.cancelled: frozenset(),
 }
 """For each status, the statuses a job may move to next."""
 
+FINAL_STATUSES = frozenset({JobStatus.completed, JobStatus.failed, JobStatus.cancelled})
 MAX_STEP_NAME_LENGTH = 64
 
 
-class JobNotFoundError(AuraError):
-    """No export job has the given id."""
+class JobNotFoundError(NotFoundError):
+    """No export job has the given id (for this user)."""
 
     def __init__(self, job_id: object, reason: str = "") -> None:
         self.job_id = job_id
@@ -53,8 +58,8 @@ class JobStateError(AuraError):
         self.job_id = job_id
         self.status = status
         hint = (
-            "completed and failed jobs are final"
-            if status in (JobStatus.completed, JobStatus.failed)
+            "completed, failed and cancelled jobs are final"
+            if status in FINAL_STATUSES
             else "mark it running first"
         )
         super().__init__(f"export job {job_id} is {status.value}, so it cannot {action}: {hint}")
@@ -120,17 +125,29 @@ async def create_job(
     return job
 
 
-async def get_job(session: AsyncSession, job_id: JobId) -> ExportJob:
-    """The job with id ``job_id``.
+async def get_job(session: AsyncSession, job_id: JobId,
+                  user_id: uuid.UUID | None = None) -> ExportJob:
+    """The job with id ``job_id``; with ``user_id``, only if that user owns it.
 
     Raises:
-        JobNotFoundError: no job has that id (or it is not a valid id).
+        JobNotFoundError: no job has that id (for this user), or it is not a valid id.
     """
     key = _as_uuid(job_id)
-    job = await session.get(ExportJob, key)
-    if job is None:
+    job = await session.get(ExportJob, key, populate_existing=True)
+    if job is None or (user_id is not None and job.user_id != user_id):
         raise JobNotFoundError(key)
     return job
+
+
+async def list_jobs(session: AsyncSession, user_id: uuid.UUID, *, limit: int = 20,
+                    offset: int = 0) -> tuple[list[ExportJob], int]:
+    """One page of the user's jobs, newest first, and how many there are."""
+    owned = ExportJob.user_id == user_id
+    total = await session.scalar(select(func.count()).select_from(ExportJob).where(owned))
+    page = await session.scalars(select(ExportJob).where(owned)
+                                 .order_by(ExportJob.created_at.desc(), ExportJob.id)
+                                 .limit(limit).offset(offset))
+    return list(page.all()), int(total or 0)
 
 
 async def mark_running(
@@ -244,6 +261,22 @@ async def mark_failed(session: AsyncSession, job_id: JobId, error: str) -> Expor
     job = await _load_for_update(session, job_id)
     _move(job, JobStatus.failed, "be marked failed")
     job.error = error or "the export failed for an unknown reason"
+    job.finished_at = utc_now()
+    await session.flush()
+    return job
+
+
+async def mark_cancelled(session: AsyncSession, job_id: JobId,
+                         reason: str = "cancelled") -> ExportJob:
+    """Mark a queued or running job cancelled, keeping all it had reached.
+
+    Raises:
+        JobNotFoundError: no job has that id.
+        JobStateError: the job is already completed, failed or cancelled.
+    """
+    job = await _load_for_update(session, job_id)
+    _move(job, JobStatus.cancelled, "be cancelled")
+    job.error = reason
     job.finished_at = utc_now()
     await session.flush()
     return job

@@ -126,12 +126,16 @@ def _updated_at() -> Mapped[datetime]:
 
 
 class UserProfile(Base):
-    """A person using AuraStudio; ``id`` is the id of the authenticated user."""
+    """A person using AuraStudio; ``id`` is the id of the authenticated user.
+
+    Made on the person's first request. ``email`` comes from their token, which may have
+    none; when present it is unique.
+    """
 
     __tablename__ = "user_profiles"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
     display_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()

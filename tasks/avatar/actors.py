@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import InputError
+from core.errors import InputError, NotFoundError
 from core.npz import array_from_npz, array_to_npz
 from core.storage import Storage, content_key
 from models.tables import ActorDNA
@@ -35,7 +35,7 @@ STOCK_LOOKS = ("aura", "ben", "cleo")
 default avatar."""
 
 
-class AvatarNotFoundError(InputError):
+class AvatarNotFoundError(NotFoundError):
     """No avatar has the given id (for this user)."""
 
 
