@@ -33,7 +33,7 @@ bench: install
 	$(BIN)/python bench/render.py
 
 serve: install
-	$(BIN)/python -m deployments.serve
+	$(BIN)/aura serve
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

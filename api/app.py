@@ -17,7 +17,7 @@ from starlette.types import Scope
 
 from api.errors import register_error_handlers
 from api.ratelimit import RateLimitMiddleware, limiter_from_settings
-from api.routers import health, me, projects, scripts
+from api.routers import export, health, me, projects, scripts
 from api.uploads import register_upload_errors
 from core.auth import decode_token, jwt_secret
 from core.db import session_scope
@@ -73,6 +73,6 @@ def create_app() -> FastAPI:
     register_error_handlers(app)
     register_upload_errors(app)
     app.add_middleware(RateLimitMiddleware, limiter=limiter, identify=caller_key)
-    for module in (health, me, projects, scripts):
+    for module in (health, me, projects, scripts, export):
         app.include_router(module.router)
     return app

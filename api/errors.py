@@ -1,6 +1,7 @@
 """Errors as HTTP answers: one JSON shape, ``{"detail": "..."}``, for every failure.
 
-Our own errors are classified once (core/errors.py); this maps the classes to statuses:
+Our own errors are classified once (core/errors.py); this maps the classes to statuses
+(an error class may name its own with an ``http_status`` attribute, e.g. 409):
 
 - :class:`~core.errors.AuthError` -> 401 with ``WWW-Authenticate: Bearer``;
 - :class:`~core.errors.NotFoundError` -> 404 (also for another user's objects);
@@ -37,7 +38,9 @@ logger = logging.getLogger(__name__)
 
 
 def status_for(exc: AuraError) -> int:
-    """The HTTP status of one of our errors."""
+    """The HTTP status of one of our errors: a class's own ``http_status`` first."""
+    if (own := getattr(type(exc), "http_status", None)) is not None:
+        return int(own)
     if isinstance(exc, AuthError):
         return 401
     if isinstance(exc, NotFoundError):

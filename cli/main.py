@@ -9,6 +9,7 @@
     aura avatar create PHOTO --name NAME [--json]
     aura avatar list [--json]
     aura token --user NAME [--ttl-s SECONDS]
+    aura serve [--port 8000] [--prefect-port 4200] [--workers N]
 
 ``aura render --voice`` takes a voice from the catalogue (``aura voices``) or an audio file:
 the person's own recording, spoken instead of TTS.
@@ -113,6 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "user id (UUID)")
     token.add_argument("--ttl-s", type=int, default=TOKEN_TTL_S, metavar="SECONDS",
                        help=f"how long the token is valid (default: {TOKEN_TTL_S}, a day)")
+    serve = commands.add_parser(
+        "serve", help="run the Prefect server, a runner for the deployments and the API")
+    serve.add_argument("--port", type=int, default=8000, help="the API's port (default 8000)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--prefect-port", type=int, default=4200,
+                       help="the Prefect server's port, unless PREFECT_API_URL is set "
+                            "(default 4200)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="API worker processes (default 1)")
     return parser
 
 
@@ -136,6 +147,11 @@ def main(argv: list[str] | None = None) -> None:
             avatar_command(args)
         elif args.command == "token":
             token_command(args)
+        elif args.command == "serve":
+            from cli.serve import serve
+
+            raise SystemExit(serve(host=args.host, port=args.port,
+                                   prefect_port=args.prefect_port, workers=args.workers))
     except (AuraError, OSError) as exc:
         _fail(_plain(exc))
     except KeyboardInterrupt:

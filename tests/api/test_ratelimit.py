@@ -259,3 +259,18 @@ async def test_limits_come_back_when_the_storage_answers_again(monkeypatch, capl
 def test_a_redis_url_of_another_scheme_is_refused():
     with pytest.raises(ConfigError, match="AURA_REDIS_URL must start with redis://"):
         limiter_from_settings(Settings(redis_url="http://127.0.0.1:6379"))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_real_api_counts_each_users_token_and_refuses_the_101st(api):
+    from tests.support.api import ADA, BOB, Api
+
+    async with api.client() as http:
+        answers = [await http.get("/api/me", headers=Api.bearer(ADA)) for _ in range(101)]
+        bob = await http.get("/api/me", headers=Api.bearer(BOB))
+        health = await http.get("/health")
+    assert [a.status_code for a in answers[:100]] == [200] * 100
+    assert answers[99].headers["x-ratelimit-remaining"] == "0"
+    assert_refused(answers[100])
+    assert bob.status_code == 200 and bob.headers["x-ratelimit-remaining"] == "99"
+    assert health.status_code == 200 and "x-ratelimit-limit" not in health.headers

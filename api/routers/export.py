@@ -1,0 +1,271 @@
+"""/api/export: render a project to an MP4 as a Prefect deployment run, and follow it.
+
+``POST /api/export`` checks the project (its script's markup, its avatar and voice), makes
+a queued export_jobs row and starts the ``script-to-video/default`` deployment with
+``run_deployment(..., timeout=0)`` and the job id as idempotency key, so a retried request
+never starts a second render of the same job. The flow run then moves the job itself
+(running with progress, completed with the video, failed with a readable reason).
+
+What the flow cannot report, the API reads from Prefect when a job is looked at: a run
+that crashed, failed before its first step or was cancelled in the Prefect UI. Cancelling
+through the API cancels the flow run for real (``Cancelling``: the runner stops the
+process; a run that has not started is ``Cancelled`` at once) and marks the job cancelled.
+
+The job row is written as the service role (the flow workers' connection), after the
+caller's own session has shown the project is theirs.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict
+from starlette.responses import FileResponse
+
+from api.deps import AUTH_RESPONSES, CurrentUser, UserSession
+from api.routers.projects import check_settings
+from core.db import session_scope
+from core.errors import InputError, TransientError
+from core.settings import get_settings
+from core.storage import LocalStorage, get_storage
+from models import jobs, projects
+from models.domain import JobStatus, ProjectSettings
+from models.jobs import FINAL_STATUSES
+from models.projects import MAX_PAGE_SIZE
+from models.tables import ExportJob
+from tasks.emotion.markup import parse_script
+
+router = APIRouter(prefix="/api/export", tags=["export"], responses=AUTH_RESPONSES)
+
+DEPLOYMENT = "script-to-video/default"
+"""The deployment ``deployments/serve.py`` (``aura serve``) serves, and prefect.yaml."""
+VIDEO_URL_EXPIRY_S = 3600
+"""Lifetime of a presigned video URL (S3 storage)."""
+
+logger = logging.getLogger(__name__)
+
+
+class ExportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: uuid.UUID
+
+
+class ExportJobOut(BaseModel):
+    id: uuid.UUID
+    project_id: uuid.UUID | None
+    status: JobStatus
+    progress: float
+    step: str | None
+    steps: dict[str, Any]
+    error: str | None
+    video_url: str | None
+    """Where to download the MP4 once the job is completed."""
+    flow_run_id: uuid.UUID | None
+    flow_run_state: str | None
+    """The Prefect flow run's state (SCHEDULED, RUNNING, COMPLETED, ...), when known."""
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, job: ExportJob, flow_run_state: str | None = None) -> ExportJobOut:
+        return cls(id=job.id, project_id=job.project_id, status=job.status,
+                   progress=job.progress, step=job.step, steps=job.steps or {},
+                   error=job.error, video_url=video_url(job),
+                   flow_run_id=job.flow_run_id, flow_run_state=flow_run_state,
+                   created_at=job.created_at, updated_at=job.updated_at)
+
+
+class ExportJobPage(BaseModel):
+    items: list[ExportJobOut]
+    total: int
+    limit: int
+    offset: int
+
+
+def video_url(job: ExportJob) -> str | None:
+    """This API's download path for local storage; a presigned URL for S3."""
+    if job.status != JobStatus.completed or not job.video_key:
+        return None
+    storage = get_storage()
+    if isinstance(storage, LocalStorage):
+        return f"/api/export/{job.id}/video"
+    return storage.url(job.video_key, expires_s=VIDEO_URL_EXPIRY_S)
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=ExportJobOut)
+async def start_export(body: ExportIn, user: CurrentUser,
+                       session: UserSession) -> ExportJobOut:
+    """Start rendering the project; the job is queued until a runner picks the run up."""
+    project = await projects.get_project(session, user.id, body.project_id)
+    settings = ProjectSettings.model_validate(project.settings)
+    if not project.script.strip():
+        raise InputError("the project has no script to render")
+    parse_script(project.script)  # markup errors: 422 with line and column
+    await check_settings(session, user.id, settings)
+    spec = settings.render_spec().model_copy(update={"fps": get_settings().video.fps})
+    async with session_scope() as service:
+        job = await jobs.create_job(service, spec=spec.model_dump(mode="json"),
+                                    user_id=user.id, project_id=project.id)
+    try:
+        flow_run = await _start_run(job.id, project.script, spec.model_dump(mode="json"),
+                                    user.id, settings.voice, settings.effect)
+    except Exception as exc:
+        reason = f"the render could not be started: {exc}"
+        async with session_scope() as service:
+            await jobs.mark_failed(service, job.id, reason)
+        raise TransientError(reason, provider="prefect") from exc
+    async with session_scope() as service:
+        job = await jobs.get_job(service, job.id)
+        if job.flow_run_id is None:
+            job.flow_run_id = flow_run.id
+    return ExportJobOut.of(job, _state_name(flow_run))
+
+
+async def _start_run(job_id: uuid.UUID, script: str, spec: dict[str, Any],
+                     user_id: uuid.UUID, voice: str | None, effect: str | None) -> Any:
+    from prefect.deployments import run_deployment
+
+    return await run_deployment(
+        DEPLOYMENT, timeout=0, idempotency_key=str(job_id), as_subflow=False,
+        parameters={"script": script, "spec": spec, "job_id": str(job_id),
+                    "user_id": str(user_id), "voice": voice, "effect": effect},
+        tags=["api", f"job:{job_id}"])
+
+
+@router.get("", response_model=ExportJobPage)
+async def list_exports(user: CurrentUser, session: UserSession,
+                       limit: int = Query(20, ge=1, le=MAX_PAGE_SIZE),
+                       offset: int = Query(0, ge=0, le=1_000_000)) -> ExportJobPage:
+    """The caller's export jobs, newest first (states as the jobs last recorded them)."""
+    page, total = await jobs.list_jobs(session, user.id, limit=limit, offset=offset)
+    return ExportJobPage(items=[ExportJobOut.of(job) for job in page], total=total,
+                         limit=limit, offset=offset)
+
+
+@router.get("/{job_id}", response_model=ExportJobOut)
+async def get_export(job_id: uuid.UUID, user: CurrentUser,
+                     session: UserSession) -> ExportJobOut:
+    """The job's state, brought in line with its Prefect flow run."""
+    job = await jobs.get_job(session, job_id, user.id)
+    state = None
+    if job.flow_run_id is not None and job.status not in FINAL_STATUSES:
+        flow_run = await _read_flow_run(job.flow_run_id)
+        if flow_run is not None:
+            state = _state_name(flow_run)
+            job = await _follow(job, flow_run) or job
+    return ExportJobOut.of(job, state)
+
+
+@router.post("/{job_id}/cancel", response_model=ExportJobOut)
+async def cancel_export(job_id: uuid.UUID, user: CurrentUser,
+                        session: UserSession) -> ExportJobOut:
+    """Cancel the job's flow run and mark the job cancelled (409 if it has ended)."""
+    job = await jobs.get_job(session, job_id, user.id)
+    if job.status in FINAL_STATUSES:
+        raise JobEndedError(f"export job {job.id} is {job.status.value} and cannot be "
+                            "cancelled")
+    state = None
+    if job.flow_run_id is not None:
+        state = await _cancel_flow_run(job.flow_run_id)
+    async with session_scope() as service:
+        job = await jobs.mark_cancelled(service, job.id, "cancelled by the user")
+    await _announce(job)
+    return ExportJobOut.of(job, state)
+
+
+@router.get("/{job_id}/video", response_class=Response,
+            responses={200: {"content": {"video/mp4": {}}}, 307: {}, 409: {}})
+async def download_video(job_id: uuid.UUID, user: CurrentUser,
+                         session: UserSession) -> Response:
+    """The finished MP4 (a redirect to a presigned URL on S3)."""
+    job = await jobs.get_job(session, job_id, user.id)
+    if job.status != JobStatus.completed or not job.video_key:
+        raise JobEndedError(f"export job {job.id} is {job.status.value}; the video is there "
+                            "once it is completed")
+    storage = get_storage()
+    if isinstance(storage, LocalStorage):
+        with storage.local_path(job.video_key) as path:
+            return FileResponse(path, media_type="video/mp4",
+                                filename=f"aura-{job.id}.mp4")
+    return RedirectResponse(storage.url(job.video_key, expires_s=VIDEO_URL_EXPIRY_S))
+
+
+class JobEndedError(InputError):
+    """The job's status does not allow what was asked (409)."""
+
+    http_status = 409
+
+
+# -- Prefect ------------------------------------------------------------------------
+
+def _state_name(flow_run: Any) -> str | None:
+    return flow_run.state.type.value if flow_run.state is not None else None
+
+
+async def _read_flow_run(flow_run_id: uuid.UUID) -> Any:
+    from prefect.client.orchestration import get_client
+
+    try:
+        async with get_client() as client:
+            return await client.read_flow_run(flow_run_id)
+    except Exception as exc:  # Prefect down: report the job as it stands
+        logger.warning("Could not read flow run %s: %s", flow_run_id, exc)
+        return None
+
+
+async def _follow(job: ExportJob, flow_run: Any) -> ExportJob | None:
+    """End the job when its flow run ended without saying so (crash, cancel, early fail)."""
+    from prefect.client.schemas.objects import StateType
+
+    kind = flow_run.state.type if flow_run.state is not None else None
+    message = (flow_run.state.message or "").strip() if flow_run.state is not None else ""
+    async with session_scope() as service:
+        current = await jobs.get_job(service, job.id)
+        if current.status in FINAL_STATUSES:
+            return current
+        if kind in (StateType.CANCELLED, StateType.CANCELLING):
+            ended = await jobs.mark_cancelled(service, job.id, "cancelled in Prefect")
+        elif kind in (StateType.FAILED, StateType.CRASHED):
+            reason = message or "no reason given"
+            ended = await jobs.mark_failed(service, job.id,
+                                           f"the render {kind.value.lower()}: {reason}")
+        else:
+            return None
+    await _announce(ended)
+    return ended
+
+
+async def _cancel_flow_run(flow_run_id: uuid.UUID) -> str | None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled, Cancelling
+
+    async with get_client() as client:
+        flow_run = await client.read_flow_run(flow_run_id)
+        kind = flow_run.state.type if flow_run.state is not None else None
+        if kind in (StateType.SCHEDULED, StateType.PENDING, None):
+            new_state = Cancelled(message="cancelled through the API")
+        elif kind in (StateType.RUNNING, StateType.PAUSED):
+            new_state = Cancelling(message="cancelled through the API")
+        else:
+            return kind.value
+        await client.set_flow_run_state(flow_run_id, new_state, force=True)
+        return new_state.type.value
+
+
+async def _announce(job: ExportJob) -> None:
+    """A realtime event for a job the API ended itself (the flow reports its own)."""
+    from core.realtime import export_jobs_topic, publish
+
+    async with session_scope() as service:
+        await publish(export_jobs_topic(job.user_id),
+                      {"type": f"export_job.{job.status.value}", "job_id": str(job.id),
+                       "user_id": job.user_id, "status": job.status,
+                       "progress": job.progress, "step": job.step, "error": job.error,
+                       "url": None}, service)

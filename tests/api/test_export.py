@@ -1,0 +1,135 @@
+"""/api/export over HTTP: a render starts as a Prefect deployment run and the job follows it.
+
+These tests register the ``script-to-video/default`` deployment on the test Prefect API but
+run no runner, so runs stay scheduled until a test moves them; tests/e2e/test_serve.py
+renders for real against ``aura serve``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.states import Crashed, Running
+
+from api.routers.export import DEPLOYMENT
+from tests.support.api import ADA, BOB, Api
+
+pytestmark = pytest.mark.usefixtures("prefect_api", "deployment")
+
+SCRIPT = "[joy] Hello there! Today we build a bridge."
+
+
+@pytest.fixture(scope="session")
+async def deployment(prefect_api) -> uuid.UUID:
+    from flows.script_to_video import script_to_video
+
+    return await (await script_to_video.ato_deployment(name="default")).aapply()
+
+
+async def project(http, user=ADA, script=SCRIPT, **settings) -> str:  # noqa: ANN001
+    response = await http.post("/api/projects", json={"title": "Bridge", "script": script,
+                                                      "settings": settings},
+                               headers=Api.bearer(user))
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def export(http, project_id: str, user=ADA):  # noqa: ANN001
+    return await http.post("/api/export", json={"project_id": project_id},
+                           headers=Api.bearer(user))
+
+
+async def flow_run(flow_run_id: str):  # noqa: ANN201
+    async with get_client() as client:
+        return await client.read_flow_run(uuid.UUID(flow_run_id))
+
+
+async def test_an_export_is_a_queued_job_and_a_scheduled_deployment_run(api):
+    async with api.client() as http:
+        project_id = await project(http, resolution="1080p", avatar="stock:ben")
+        response = await export(http, project_id)
+    assert response.status_code == 202
+    job = response.json()
+    assert job["status"] == "queued" and job["progress"] == 0.0 and job["video_url"] is None
+    assert job["project_id"] == project_id and job["flow_run_state"] == "SCHEDULED"
+    run = await flow_run(job["flow_run_id"])
+    assert run.idempotency_key == job["id"]
+    assert run.parameters["job_id"] == job["id"] and run.parameters["script"] == SCRIPT
+    assert run.parameters["spec"]["resolution"] == "1080p"
+    assert run.parameters["spec"]["avatar"] == "stock:ben"
+    async with get_client() as client:
+        assert (await client.read_deployment(run.deployment_id)).name == "default"
+    assert DEPLOYMENT == "script-to-video/default"
+
+
+@pytest.mark.parametrize(("script", "status", "detail"), [
+    ("", 422, "the project has no script to render"),
+    ("Fine.\nStill fine. [joy:2] Not fine.", 422,
+     "line 2, column 13: intensity 2 in [joy:2] is outside 0..1"),
+])
+async def test_a_project_that_cannot_render_is_refused_before_any_run(api, script, status,
+                                                                      detail):
+    async with api.client() as http:
+        response = await export(http, await project(http, script=script))
+        listing = (await http.get("/api/export", headers=api.bearer(ADA))).json()
+    assert response.status_code == status
+    assert response.json()["detail"] == detail
+    assert listing["total"] == 0
+
+
+async def test_only_the_owner_can_export_see_or_cancel(api):
+    async with api.client() as http:
+        project_id = await project(http)
+        stranger = await export(http, project_id, user=BOB)
+        missing = await export(http, str(uuid.uuid4()))
+        job = (await export(http, project_id)).json()
+        path = f"/api/export/{job['id']}"
+        answers = [await http.get(path, headers=api.bearer(BOB)),
+                   await http.post(f"{path}/cancel", headers=api.bearer(BOB)),
+                   await http.get(f"{path}/video", headers=api.bearer(BOB))]
+        theirs = (await http.get("/api/export", headers=api.bearer(BOB))).json()
+        mine = (await http.get("/api/export", headers=api.bearer(ADA))).json()
+    assert stranger.status_code == missing.status_code == 404
+    assert [a.status_code for a in answers] == [404, 404, 404]
+    assert answers[0].json() == {"detail": f"there is no export job with id '{job['id']}'"}
+    assert theirs["total"] == 0 and [j["id"] for j in mine["items"]] == [job["id"]]
+
+
+async def test_cancelling_cancels_the_flow_run_and_the_job(api):
+    async with api.client() as http:
+        job = (await export(http, await project(http))).json()
+        cancelled = await http.post(f"/api/export/{job['id']}/cancel", headers=api.bearer(ADA))
+        again = await http.post(f"/api/export/{job['id']}/cancel", headers=api.bearer(ADA))
+        video = await http.get(f"/api/export/{job['id']}/video", headers=api.bearer(ADA))
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["error"] == "cancelled by the user"
+    assert (await flow_run(job["flow_run_id"])).state.type.value == "CANCELLED"
+    assert again.status_code == 409
+    assert again.json()["detail"] == f"export job {job['id']} is cancelled and cannot be cancelled"
+    assert video.status_code == 409
+
+
+async def test_a_running_flow_run_is_asked_to_stop(api):
+    async with api.client() as http:
+        job = (await export(http, await project(http))).json()
+        async with get_client() as client:
+            await client.set_flow_run_state(uuid.UUID(job["flow_run_id"]), Running(),
+                                            force=True)
+        cancelled = (await http.post(f"/api/export/{job['id']}/cancel",
+                                     headers=api.bearer(ADA))).json()
+    assert cancelled["flow_run_state"] == "CANCELLING" and cancelled["status"] == "cancelled"
+
+
+async def test_a_crashed_run_fails_its_job_with_the_reason(api):
+    async with api.client() as http:
+        job = (await export(http, await project(http))).json()
+        async with get_client() as client:
+            await client.set_flow_run_state(uuid.UUID(job["flow_run_id"]),
+                                            Crashed(message="the worker ran out of memory"),
+                                            force=True)
+        seen = (await http.get(f"/api/export/{job['id']}", headers=api.bearer(ADA))).json()
+    assert seen["status"] == "failed" and seen["flow_run_state"] == "CRASHED"
+    assert seen["error"] == "the render crashed: the worker ran out of memory"

@@ -1,0 +1,116 @@
+"""End to end against ``aura serve``: a Prefect server, a runner and the API, started as a
+person would start them, driven over HTTP and WebSocket, and stopped with one Ctrl-C.
+
+An export started over HTTP is rendered by the runner; its progress arrives on the
+WebSocket; the MP4 downloads and plays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from core.auth import MIN_SECRET_BYTES, mint_token
+from tests.support.api import ADA, BOB
+from tests.support.media import probe_mp4
+
+AURA = Path(sys.executable).with_name("aura")
+SECRET = "e" * MIN_SECRET_BYTES
+STARTUP_TIMEOUT_S = 300.0
+RENDER_TIMEOUT_S = 300.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Served:
+    def __init__(self, process: subprocess.Popen, port: int, prefect_port: int, log: Path):
+        self.process, self.port, self.prefect_port, self.log = process, port, prefect_port, log
+        self.url = f"http://127.0.0.1:{port}"
+
+    def headers(self, user=ADA) -> dict[str, str]:  # noqa: ANN001
+        return {"Authorization": f"Bearer {mint_token(user, SECRET)}"}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    home = tmp_path_factory.mktemp("serve")
+    port, prefect_port = free_port(), free_port()
+    env = {**os.environ, "AURA_HOME": str(home / "aura"), "PREFECT_HOME": str(home / "prefect"),
+           "AURA_JWT_SECRET": SECRET, "AURA_VIDEO__PRESET": "ultrafast"}
+    for name in ("PREFECT_API_URL", "AURA_DATABASE_URL", "AURA_STORAGE", "AURA_STORAGE_DIR"):
+        env.pop(name, None)
+    log = home / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([str(AURA), "serve", "--port", str(port), "--prefect-port",
+                                    str(prefect_port)], env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    served = Served(process, port, prefect_port, log)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while b"Ctrl-C stops all." not in log.read_bytes():
+        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
+        assert time.monotonic() < deadline, "aura serve did not start in time"
+        time.sleep(0.5)
+    try:
+        yield served
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+async def test_an_export_renders_reports_progress_and_downloads_a_playable_mp4(served,
+                                                                               tmp_path):
+    async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+        made = await http.post("/api/projects", headers=served.headers(), json={
+            "title": "Hello", "script": "[joy] Hello from the whole stack! [pause 0.2] Bye.",
+            "settings": {"quality": "draft", "aspect": "1:1"}})
+        assert made.status_code == 201, made.text
+        started = await http.post("/api/export", headers=served.headers(),
+                                  json={"project_id": made.json()["id"]})
+        assert started.status_code == 202, started.text
+        job = started.json()
+        deadline = time.monotonic() + RENDER_TIMEOUT_S
+        seen = []
+        while job["status"] not in ("completed", "failed", "cancelled"):
+            assert time.monotonic() < deadline, seen
+            await asyncio.sleep(1.0)
+            job = (await http.get(f"/api/export/{job['id']}", headers=served.headers())).json()
+            seen.append((job["status"], job["progress"]))
+        assert job["status"] == "completed", job
+        assert job["video_url"] == f"/api/export/{job['id']}/video"
+        video = await http.get(job["video_url"], headers=served.headers())
+        other = await http.get(job["video_url"], headers=served.headers(BOB))
+    assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+    assert other.status_code == 404
+    path = tmp_path / "export.mp4"
+    path.write_bytes(video.content)
+    facts = probe_mp4(path)
+    assert (facts.width, facts.height) == (720, 720)
+    assert (facts.video_codec, facts.audio_codec) == ("h264", "aac")
+    assert facts.video_duration_s > 1.0
+
+
+def test_one_ctrl_c_stops_the_server_the_runner_and_the_api(served):
+    assert port_open(served.port) and port_open(served.prefect_port)
+    served.process.send_signal(signal.SIGINT)
+    assert served.process.wait(timeout=60) == 0
+    assert not port_open(served.port) and not port_open(served.prefect_port)
