@@ -17,7 +17,8 @@ from starlette.types import Scope
 
 from api.errors import register_error_handlers
 from api.ratelimit import RateLimitMiddleware, limiter_from_settings
-from api.routers import export, health, me, projects, scripts
+from api.realtime import RealtimeHub
+from api.routers import assets, audio, avatars, export, health, me, projects, realtime, scripts
 from api.uploads import register_upload_errors
 from core.auth import decode_token, jwt_secret
 from core.db import session_scope
@@ -60,19 +61,22 @@ def caller_key(scope: Scope) -> str | None:
 def create_app() -> FastAPI:
     settings = get_settings()
     limiter = limiter_from_settings(settings)
+    hub = RealtimeHub()  # started by its first subscriber (api/routers/realtime.py)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await prepare_database()
         yield
+        await hub.close()
         await limiter.aclose()
 
     app = FastAPI(title="AuraStudio", version="0.1.0", lifespan=lifespan,
                   description="Scripts become talking-avatar videos. Every /api route takes "
                               "a bearer JWT (`aura token --user NAME` makes one).")
+    app.state.realtime = hub
     register_error_handlers(app)
     register_upload_errors(app)
     app.add_middleware(RateLimitMiddleware, limiter=limiter, identify=caller_key)
-    for module in (health, me, projects, scripts, export):
+    for module in (health, me, projects, scripts, export, assets, avatars, audio, realtime):
         app.include_router(module.router)
     return app

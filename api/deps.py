@@ -105,6 +105,8 @@ async def user_session(user: CurrentUser) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         await session.commit()
+        for known in session.sync_session.info.pop("aura_profiles_made", ()):
+            _remember(known)  # only once the new profile is committed
 
 
 UserSession = Annotated[AsyncSession, Depends(user_session, scope="function")]
@@ -116,7 +118,11 @@ async def _ensure_profile(session: AsyncSession, user: User) -> None:
     The read comes first because on SQLite any INSERT, even one that ends up doing
     nothing, takes the database's write lock until the request's transaction ends.
     """
+    known = (str(session.bind.url), user.id)
+    if known in _known_profiles:
+        return
     if await session.scalar(select(UserProfile.id).where(UserProfile.id == user.id)) is not None:
+        _remember(known)
         return
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     # DO NOTHING: a concurrent first request of the same user may have made it meanwhile.
@@ -125,3 +131,15 @@ async def _ensure_profile(session: AsyncSession, user: User) -> None:
     if added.rowcount == 0 and user.email is not None:
         # Another profile holds this email (a deleted account's, say): keep it off this one.
         await session.execute(add.values(id=user.id, email=None))
+    session.sync_session.info.setdefault("aura_profiles_made", []).append(known)
+
+
+KNOWN_PROFILES_MAX = 100_000
+"""Profiles known to exist, per database URL, so a user's later requests skip the read."""
+_known_profiles: set[tuple[str, UUID]] = set()
+
+
+def _remember(known: tuple[str, UUID]) -> None:
+    if len(_known_profiles) >= KNOWN_PROFILES_MAX:
+        _known_profiles.clear()
+    _known_profiles.add(known)

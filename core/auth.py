@@ -15,8 +15,10 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 
 import jwt
@@ -35,9 +37,10 @@ SECRET_FILE_NAME = "jwt-secret"
 USER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "aurastudio:users")
 """Namespace of :func:`user_id_for`; fixed, so a name keeps its id everywhere, always."""
 
+_EXPIRED = "the token has expired"
 _REFUSALS: tuple[tuple[type[jwt.InvalidTokenError], str], ...] = (
     # Most specific first: InvalidSignatureError is a DecodeError, for one.
-    (jwt.ExpiredSignatureError, "the token has expired"),
+    (jwt.ExpiredSignatureError, _EXPIRED),
     (jwt.InvalidSignatureError, "the token's signature does not match"),
     (jwt.InvalidAudienceError, f"the token is not for this audience (expected '{AUDIENCE}')"),
     (jwt.ImmatureSignatureError, "the token is not valid yet"),
@@ -63,7 +66,33 @@ class Claims(BaseModel):
     email: str | None = None
 
 
+VERIFIED_CACHE_SIZE = 4096
+"""Tokens whose signature and claims were verified, kept so that a client's every
+request does not pay for HMAC and claim checks again (expiry is checked on every use)."""
+_verified: OrderedDict[tuple[str, str], Claims] = OrderedDict()
+_verified_lock = threading.Lock()
+
+
 def decode_token(token: str, secret: str) -> Claims:
+    """Verify a bearer token and return its claims (see :func:`verify_token`); a token
+    verified before is only checked for expiry."""
+    with _verified_lock:
+        claims = _verified.get((secret, token))
+        if claims is not None:
+            _verified.move_to_end((secret, token))
+    if claims is not None:
+        if claims.exp + LEEWAY_S < time.time():
+            raise AuthError(_EXPIRED)
+        return claims
+    claims = verify_token(token, secret)
+    with _verified_lock:
+        _verified[(secret, token)] = claims
+        if len(_verified) > VERIFIED_CACHE_SIZE:
+            _verified.popitem(last=False)
+    return claims
+
+
+def verify_token(token: str, secret: str) -> Claims:
     """Verify a bearer token and return its claims.
 
     Args:

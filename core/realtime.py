@@ -2,10 +2,13 @@
 
 Topics name what a client follows: ``export_jobs:{user_id}`` (``local`` for jobs with no
 user, such as command-line renders) and ``project:{project_id}``. Every event goes to the
-in-process :data:`bus` (the command line's progress bars and the API's WebSocket fan-out
-listen there). On PostgreSQL it is also sent with NOTIFY on :data:`NOTIFY_CHANNEL`, ids
-only, so that API processes on other machines hear it (payloads stay far below
-PostgreSQL's 8,000-byte limit).
+in-process :data:`bus`, where the command line's progress bars listen. On PostgreSQL it
+is also sent with NOTIFY on :data:`NOTIFY_CHANNEL`, ids only (payloads stay far below
+PostgreSQL's 8,000-byte limit), for listeners in other processes.
+
+The API's WebSocket (api/realtime.py) does not listen here: flows usually run in another
+process (the runner of ``aura serve``), so it follows the database itself, through the
+triggers of migration 0004 on PostgreSQL and by watching the tables on SQLite.
 """
 
 from __future__ import annotations

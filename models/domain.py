@@ -18,6 +18,13 @@ EMOTIONS: tuple[Emotion, ...] = (
 )
 
 
+ONE_LINE_OF_TEXT = r"^[^\x00-\x1f\x7f]*$"
+"""``pattern`` of fields that name things: no control characters (PostgreSQL text cannot
+hold NUL, and names are shown on one line)."""
+TEXT_WITHOUT_NUL = r"^[^\x00]*$"
+"""``pattern`` of free text (scripts): any character but NUL, which PostgreSQL refuses."""
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -154,7 +161,8 @@ class RenderSpec(_Frozen):
     aspect: Aspect = "9:16"
     resolution: Resolution = "720p"
     fps: int = Field(default=30, ge=1, le=120)
-    avatar: str = Field(default="stock:aura", min_length=1, max_length=64)
+    avatar: str = Field(default="stock:aura", min_length=1, max_length=64,
+                        pattern=ONE_LINE_OF_TEXT)
     quality: Quality = "standard"
     """x264 effort: ``draft`` (fast, larger), ``standard`` (AURA_VIDEO__PRESET/CRF),
     ``high`` (slower, smaller and cleaner)."""
@@ -182,10 +190,10 @@ class ProjectSettings(RenderSpec):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    voice: str | None = Field(default=None, max_length=1100)
+    voice: str | None = Field(default=None, max_length=1100, pattern=ONE_LINE_OF_TEXT)
     """A catalogue voice (``aura voices``), ``recording:KEY`` for a stored recording, or
     None for the default voice."""
-    effect: str | None = Field(default=None, max_length=200)
+    effect: str | None = Field(default=None, max_length=200, pattern=ONE_LINE_OF_TEXT)
     """A trickster preset applied on top of the voice."""
 
     def render_spec(self) -> RenderSpec:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import AUTH_RESPONSES, CurrentUser, UserSession
 from core.errors import InputError, NotFoundError
 from models import projects
-from models.domain import ProjectSettings
+from models.domain import ONE_LINE_OF_TEXT, TEXT_WITHOUT_NUL, ProjectSettings
 from models.projects import MAX_PAGE_SIZE, MAX_TITLE_CHARS
 from models.tables import Project
 from tasks.avatar.actors import get_actor
@@ -29,8 +29,8 @@ class ProjectIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS)
-    script: str = Field(default="", max_length=MAX_SCRIPT_CHARS)
+    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS, pattern=ONE_LINE_OF_TEXT)
+    script: str = Field(default="", max_length=MAX_SCRIPT_CHARS, pattern=TEXT_WITHOUT_NUL)
     settings: ProjectSettings = ProjectSettings()
 
 
@@ -39,8 +39,10 @@ class ProjectPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, min_length=1, max_length=MAX_TITLE_CHARS)
-    script: str | None = Field(default=None, max_length=MAX_SCRIPT_CHARS)
+    title: str | None = Field(default=None, min_length=1, max_length=MAX_TITLE_CHARS,
+                              pattern=ONE_LINE_OF_TEXT)
+    script: str | None = Field(default=None, max_length=MAX_SCRIPT_CHARS,
+                               pattern=TEXT_WITHOUT_NUL)
     settings: ProjectSettings | None = None
 
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AUTH_RESPONSES, CurrentUser
-from models.domain import AnalyzedSentence
+from models.domain import TEXT_WITHOUT_NUL, AnalyzedSentence
 from tasks.emotion import analyze_script
 from tasks.emotion.markup import MAX_SCRIPT_CHARS
 
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/scripts", tags=["scripts"], responses=AUTH_RESPO
 class ScriptIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=MAX_SCRIPT_CHARS)
+    text: str = Field(min_length=1, max_length=MAX_SCRIPT_CHARS, pattern=TEXT_WITHOUT_NUL)
     """The script, in AuraStudio's markup."""
 
 

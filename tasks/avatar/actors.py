@@ -9,7 +9,8 @@ named by their content:
 The row keeps what was measured of the neutral face (eye and mouth opening, yaw, roll),
 the rig it is animated with, and the warnings the reconstruction raised. Files are
 written before the row; if the row cannot be written the files are removed, so a failure
-leaves nothing behind.
+leaves nothing behind. Deleting an avatar (:func:`delete_actor`) removes the row first;
+its files go afterwards, once no other avatar uses them (:func:`unreferenced_files`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ default avatar."""
 
 class AvatarNotFoundError(NotFoundError):
     """No avatar has the given id (for this user)."""
+
+
+class SharedAvatarError(InputError):
+    """A change to an avatar that belongs to no user: a stock one, or one made on the
+    command line (which every user of that installation shares)."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,44 @@ async def list_actors(session: AsyncSession, user_id: uuid.UUID | None = None,
     if user_id is not None:
         query = query.where(or_(ActorDNA.user_id.is_(None), ActorDNA.user_id == user_id))
     return list((await session.scalars(query)).all())
+
+
+async def delete_actor(session: AsyncSession, avatar_id: uuid.UUID | str,
+                       user_id: uuid.UUID) -> list[str]:
+    """Delete the user's own avatar; returns the storage keys of its files.
+
+    The files stay: other avatars made from the same photo share them (keys are named by
+    content), so the caller removes those :func:`unreferenced_files` names once the
+    deletion is committed.
+
+    Raises:
+        AvatarNotFoundError: no such avatar for this user.
+        SharedAvatarError: the avatar belongs to no user.
+    """
+    row = await get_actor(session, avatar_id, user_id)
+    if row.is_stock:
+        raise SharedAvatarError("stock avatars cannot be deleted")
+    if row.user_id is None:
+        raise SharedAvatarError("this avatar was made on the command line and belongs to no "
+                                "user, so no user can delete it")
+    keys = [key for key in (row.texture_key, row.landmarks_key) if key]
+    await session.delete(row)
+    await session.flush()
+    return keys
+
+
+async def unreferenced_files(session: AsyncSession, keys: list[str]) -> list[str]:
+    """Those of ``keys`` that no avatar row uses as its texture or landmarks.
+
+    Only rows the session sees count: give it a session that sees every user's rows (the
+    service role's, as flows use), not one acting as a caller under row-level security.
+    """
+    if not keys:
+        return []
+    used = set((await session.scalars(
+        select(ActorDNA.texture_key).where(ActorDNA.texture_key.in_(keys))
+        .union(select(ActorDNA.landmarks_key).where(ActorDNA.landmarks_key.in_(keys))))).all())
+    return [key for key in keys if key not in used]
 
 
 def load_face(storage: Storage, row: ActorDNA) -> ActorFace:

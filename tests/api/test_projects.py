@@ -45,6 +45,9 @@ async def test_settings_name_the_avatar_voice_and_look_of_the_video(api):
     ({"title": "A", "settings": {"aspect": "4:3"}}, "aspect"),
     ({"title": "A", "settings": {"background": "blue"}}, "neither a colour"),
     ({"title": "A", "settings": {"fps": 0}}, "fps"),
+    ({"title": "A\x00B"}, "title"),
+    ({"title": "A", "script": "Hello\x00there."}, "script"),
+    ({"title": "A", "settings": {"voice": "joe\x00"}}, "voice"),
 ])
 async def test_a_malformed_project_is_refused_naming_the_field(api, body, words):
     async with api.client() as http:

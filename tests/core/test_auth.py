@@ -14,6 +14,7 @@ import jwt
 import pytest
 
 from core.auth import (
+    LEEWAY_S,
     MIN_SECRET_BYTES,
     Claims,
     decode_token,
@@ -154,3 +155,21 @@ def test_a_damaged_local_secret_is_reported(configure, monkeypatch) -> None:
 
     with pytest.raises(ConfigError, match="delete the file to have a new one made"):
         jwt_secret(settings)
+
+
+def test_a_token_verified_before_is_still_refused_once_it_expires(monkeypatch) -> None:
+    user = uuid.uuid4()
+    token = mint_token(user, SECRET, ttl_s=60)
+    assert decode_token(token, SECRET).sub == user
+    assert decode_token(token, SECRET).sub == user  # from the cache of verified tokens
+    later_s = time.time() + 60 + LEEWAY_S + 1
+    monkeypatch.setattr("core.auth.time.time", lambda: later_s)
+    with pytest.raises(AuthError, match="^the token has expired$"):
+        decode_token(token, SECRET)
+
+
+def test_a_verified_token_is_not_trusted_under_another_secret() -> None:
+    token = mint_token(uuid.uuid4(), SECRET)
+    decode_token(token, SECRET)
+    with pytest.raises(AuthError, match="signature"):
+        decode_token(token, "o" * MIN_SECRET_BYTES)
