@@ -1,11 +1,12 @@
 """Benchmark: requests per second and latency of an authenticated GET of a project.
 
     .venv/bin/python bench/api.py [--url http://127.0.0.1:8000] [--connections 64]
-                                  [--seconds 10] [--workers 2]
+                                  [--seconds 10] [--workers 2] [--database-url URL]
 
-Without ``--url`` it starts ``aura serve`` in a fresh data folder (SQLite, local storage)
-and stops it afterwards; the rate limit is raised for the run (the limiter still counts
-every request), since one user at 1,000 requests a second would otherwise get 429s.
+Without ``--url`` it starts ``aura serve`` in a fresh data folder (SQLite unless
+``--database-url`` names an empty database; local storage) and stops it afterwards; the
+rate limit is raised for the run (the limiter still counts every request), since one
+user at 1,000 requests a second would otherwise get 429s.
 With ``--url`` it measures a running ``aura serve`` (give ``--token``; the rate limit
 applies as configured there).
 
@@ -40,6 +41,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=2, help="API workers (own server)")
+    parser.add_argument("--database-url",
+                        help="AURA_DATABASE_URL of the server it starts (default: SQLite in "
+                             "a fresh folder), e.g. postgresql+asyncpg://postgres@127.0.0.1/b")
     args = parser.parse_args()
 
     server = None
@@ -48,7 +52,7 @@ def main() -> None:
             sys.exit("bench: --url needs --token (aura token --user NAME)")
         url, token = args.url.rstrip("/"), args.token
     else:
-        server, url, token = _start_server(args.workers)
+        server, url, token = _start_server(args.workers, args.database_url)
     try:
         project_id = _make_project(url, token)
         path = f"/api/projects/{project_id}"
@@ -65,8 +69,10 @@ def main() -> None:
     def pct(p: float) -> float:
         return latencies_s[min(n - 1, int(p * n))] * 1000
 
+    where = "" if args.url else (f", {args.workers} API workers on "
+                                 f"{'PostgreSQL' if args.database_url else 'SQLite'}")
     print(f"GET {path} with a bearer token, {args.connections} connections, "
-          f"{wall_s:.1f} s" + ("" if args.url else f", {args.workers} API workers"))
+          f"{wall_s:.1f} s{where}")
     print(f"requests          {n:8d}   (non-200: {errors})")
     print(f"requests/s        {n / wall_s:8.0f}   (goal >= 1,000)")
     print(f"latency p50       {pct(0.50):8.1f} ms")
@@ -81,7 +87,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server(workers: int) -> tuple[subprocess.Popen, str, str]:
+def _start_server(workers: int, database_url: str | None,
+                  ) -> tuple[subprocess.Popen, str, str]:
     home = Path(tempfile.mkdtemp(prefix="aura-bench-api-"))
     port = _free_port()
     secret = os.urandom(32).hex()
@@ -89,6 +96,8 @@ def _start_server(workers: int) -> tuple[subprocess.Popen, str, str]:
            "AURA_JWT_SECRET": secret,
            "AURA_RATE_LIMIT_PER_MINUTE": str(BENCH_RATE_LIMIT_PER_MINUTE)}
     env.pop("AURA_DATABASE_URL", None)
+    if database_url:
+        env["AURA_DATABASE_URL"] = database_url
     aura = Path(sys.executable).with_name("aura")
     log = (home / "serve.log").open("wb")
     server = subprocess.Popen([str(aura), "serve", "--port", str(port), "--prefect-port",

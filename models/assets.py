@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFoundError
+from models.ids import parse_id
 from models.tables import Asset
 
 AssetKind = Literal["photo", "audio", "video", "texture", "other"]
@@ -68,10 +69,7 @@ async def get_asset(session: AsyncSession, user_id: uuid.UUID,
     Raises:
         AssetNotFoundError: no such asset for this user (or not a valid id).
     """
-    try:
-        asset_uuid = asset_id if isinstance(asset_id, uuid.UUID) else uuid.UUID(str(asset_id))
-    except ValueError:
-        raise AssetNotFoundError(asset_id) from None
+    asset_uuid = parse_id(asset_id, lambda: AssetNotFoundError(asset_id))
     asset = await session.scalar(
         select(Asset).where(Asset.id == asset_uuid, Asset.user_id == user_id))
     if asset is None:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import AuraError, NotFoundError
 from models.domain import JobStatus
+from models.ids import parse_id
 from models.tables import ExportJob, utc_now
 
 JobId = uuid.UUID | str
@@ -66,12 +67,7 @@ class JobStateError(AuraError):
 
 
 def _as_uuid(job_id: JobId) -> uuid.UUID:
-    if isinstance(job_id, uuid.UUID):
-        return job_id
-    try:
-        return uuid.UUID(str(job_id))
-    except ValueError:
-        raise JobNotFoundError(job_id, "that is not a valid job id") from None
+    return parse_id(job_id, lambda: JobNotFoundError(job_id, "that is not a valid job id"))
 
 
 async def _load_for_update(session: AsyncSession, job_id: JobId) -> ExportJob:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFoundError
 from models.domain import ProjectSettings
+from models.ids import parse_id
 from models.tables import Project
 
 MAX_TITLE_CHARS = 200
@@ -49,11 +50,7 @@ async def get_project(session: AsyncSession, user_id: uuid.UUID,
     Raises:
         ProjectNotFoundError: no such project for this user (or not a valid id).
     """
-    try:
-        project_uuid = project_id if isinstance(project_id, uuid.UUID) else uuid.UUID(
-            str(project_id))
-    except ValueError:
-        raise ProjectNotFoundError(project_id) from None
+    project_uuid = parse_id(project_id, lambda: ProjectNotFoundError(project_id))
     project = await session.scalar(
         select(Project).where(Project.id == project_uuid, Project.user_id == user_id))
     if project is None:

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import InputError, NotFoundError
 from core.npz import array_from_npz, array_to_npz
 from core.storage import Storage, content_key
+from models.ids import parse_id
 from models.tables import ActorDNA
 
 PHOTO_RIG = {"kind": "photo-warp", "version": 1}
@@ -130,11 +131,8 @@ async def get_actor(session: AsyncSession, avatar_id: uuid.UUID | str,
     Raises:
         AvatarNotFoundError: no such avatar for this user (or not a valid id).
     """
-    try:
-        avatar_uuid = avatar_id if isinstance(avatar_id, uuid.UUID) else uuid.UUID(
-            str(avatar_id))
-    except ValueError:
-        raise AvatarNotFoundError(f"{avatar_id!r} is not an avatar id") from None
+    avatar_uuid = parse_id(avatar_id,
+                           lambda: AvatarNotFoundError(f"{avatar_id!r} is not an avatar id"))
     owners = ActorDNA.user_id.is_(None) if user_id is None else or_(
         ActorDNA.user_id.is_(None), ActorDNA.user_id == user_id)
     row = await session.scalar(select(ActorDNA).where(ActorDNA.id == avatar_uuid, owners))
