@@ -61,7 +61,10 @@ def _create_engine(url: str) -> AsyncEngine:
     if database not in _MEMORY_DATABASES and not is_uri:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
-    engine = create_async_engine(parsed)
+    # No rollback when a connection goes back to the pool: sessions and connections end
+    # their transactions themselves (commit, or rollback on close), and with aiosqlite
+    # every redundant call is a round trip to its thread (~0.8 ms of CPU on this machine).
+    engine = create_async_engine(parsed, pool_reset_on_return=None)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
