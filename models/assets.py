@@ -24,13 +24,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFoundError
-from models.ids import parse_id
+from models.owned import get_owned, page_owned
 from models.tables import Asset
 
 AssetKind = Literal["photo", "audio", "video", "texture", "other"]
 """models.tables.ASSET_KINDS as a type (the table's CHECK constraint allows these)."""
-
-MAX_PAGE_SIZE = 100
 
 
 class AssetNotFoundError(NotFoundError):
@@ -69,12 +67,8 @@ async def get_asset(session: AsyncSession, user_id: uuid.UUID,
     Raises:
         AssetNotFoundError: no such asset for this user (or not a valid id).
     """
-    asset_uuid = parse_id(asset_id, lambda: AssetNotFoundError(asset_id))
-    asset = await session.scalar(
-        select(Asset).where(Asset.id == asset_uuid, Asset.user_id == user_id))
-    if asset is None:
-        raise AssetNotFoundError(asset_id)
-    return asset
+    return await get_owned(session, Asset, user_id, asset_id,
+                           lambda: AssetNotFoundError(asset_id))
 
 
 async def list_assets(session: AsyncSession, user_id: uuid.UUID, *,
@@ -82,16 +76,9 @@ async def list_assets(session: AsyncSession, user_id: uuid.UUID, *,
                       offset: int = 0) -> tuple[list[Asset], int]:
     """One page of the user's assets (of ``kind``, if given), newest first, and how many
     there are in all."""
-    limit = max(1, min(limit, MAX_PAGE_SIZE))
-    conditions = [Asset.user_id == user_id]
-    if kind is not None:
-        conditions.append(Asset.kind == kind)
-    total = await session.scalar(select(func.count()).select_from(Asset).where(*conditions))
-    page = await session.scalars(
-        select(Asset).where(*conditions)
-        .order_by(Asset.created_at.desc(), Asset.id)
-        .limit(limit).offset(max(0, offset)))
-    return list(page.all()), int(total or 0)
+    return await page_owned(session, Asset, user_id, newest_first=Asset.created_at,
+                            limit=limit, offset=offset,
+                            where=() if kind is None else (Asset.kind == kind,))
 
 
 async def delete_asset(session: AsyncSession, user_id: uuid.UUID,

@@ -18,12 +18,11 @@ import math
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import AuraError, NotFoundError
 from models.domain import JobStatus
-from models.ids import parse_id
+from models.owned import page_owned, parse_id
 from models.tables import ExportJob, utc_now
 
 JobId = uuid.UUID | str
@@ -138,12 +137,8 @@ async def get_job(session: AsyncSession, job_id: JobId,
 async def list_jobs(session: AsyncSession, user_id: uuid.UUID, *, limit: int = 20,
                     offset: int = 0) -> tuple[list[ExportJob], int]:
     """One page of the user's jobs, newest first, and how many there are."""
-    owned = ExportJob.user_id == user_id
-    total = await session.scalar(select(func.count()).select_from(ExportJob).where(owned))
-    page = await session.scalars(select(ExportJob).where(owned)
-                                 .order_by(ExportJob.created_at.desc(), ExportJob.id)
-                                 .limit(limit).offset(offset))
-    return list(page.all()), int(total or 0)
+    return await page_owned(session, ExportJob, user_id, newest_first=ExportJob.created_at,
+                            limit=limit, offset=offset)
 
 
 async def mark_running(

@@ -13,16 +13,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFoundError
 from models.domain import ProjectSettings
-from models.ids import parse_id
+from models.owned import get_owned, page_owned
 from models.tables import Project
 
 MAX_TITLE_CHARS = 200
-MAX_PAGE_SIZE = 100
 
 
 class ProjectNotFoundError(NotFoundError):
@@ -50,25 +48,15 @@ async def get_project(session: AsyncSession, user_id: uuid.UUID,
     Raises:
         ProjectNotFoundError: no such project for this user (or not a valid id).
     """
-    project_uuid = parse_id(project_id, lambda: ProjectNotFoundError(project_id))
-    project = await session.scalar(
-        select(Project).where(Project.id == project_uuid, Project.user_id == user_id))
-    if project is None:
-        raise ProjectNotFoundError(project_id)
-    return project
+    return await get_owned(session, Project, user_id, project_id,
+                           lambda: ProjectNotFoundError(project_id))
 
 
 async def list_projects(session: AsyncSession, user_id: uuid.UUID, *, limit: int = 20,
                         offset: int = 0) -> tuple[list[Project], int]:
     """One page of the user's projects, newest change first, and how many there are."""
-    limit = max(1, min(limit, MAX_PAGE_SIZE))
-    owned = Project.user_id == user_id
-    total = await session.scalar(select(func.count()).select_from(Project).where(owned))
-    page = await session.scalars(
-        select(Project).where(owned)
-        .order_by(Project.updated_at.desc(), Project.id)
-        .limit(limit).offset(max(0, offset)))
-    return list(page.all()), int(total or 0)
+    return await page_owned(session, Project, user_id, newest_first=Project.updated_at,
+                            limit=limit, offset=offset)
 
 
 async def update_project(session: AsyncSession, user_id: uuid.UUID,

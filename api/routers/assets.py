@@ -53,7 +53,8 @@ from api.uploads import (
 from core.errors import AuraError, NotFoundError
 from core.storage import ArtifactNotFoundError, Storage, get_storage
 from models import assets
-from models.assets import MAX_PAGE_SIZE, AssetKind
+from models.assets import AssetKind
+from models.owned import MAX_PAGE_SIZE
 from models.tables import Asset
 from tasks.avatar.photo import load_photo
 from tasks.voice.recording import load_recording

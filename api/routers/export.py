@@ -36,7 +36,7 @@ from core.storage import LocalStorage, get_storage
 from models import jobs, projects
 from models.domain import JobStatus, ProjectSettings
 from models.jobs import FINAL_STATUSES
-from models.projects import MAX_PAGE_SIZE
+from models.owned import MAX_PAGE_SIZE
 from models.tables import ExportJob
 from tasks.emotion.markup import parse_script
 

@@ -14,7 +14,8 @@ from api.deps import AUTH_RESPONSES, CurrentUser, UserSession
 from core.errors import InputError, NotFoundError
 from models import projects
 from models.domain import ONE_LINE_OF_TEXT, TEXT_WITHOUT_NUL, ProjectSettings
-from models.projects import MAX_PAGE_SIZE, MAX_TITLE_CHARS
+from models.owned import MAX_PAGE_SIZE
+from models.projects import MAX_TITLE_CHARS
 from models.tables import Project
 from tasks.avatar.actors import get_actor
 from tasks.emotion.markup import MAX_SCRIPT_CHARS

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import InputError, NotFoundError
 from core.npz import array_from_npz, array_to_npz
 from core.storage import Storage, content_key
-from models.ids import parse_id
+from models.owned import parse_id
 from models.tables import ActorDNA
 
 PHOTO_RIG = {"kind": "photo-warp", "version": 1}
