@@ -35,10 +35,11 @@ from core.settings import get_settings
 from core.storage import LocalStorage, get_storage
 from models import jobs, projects
 from models.domain import JobStatus, ProjectSettings
-from models.jobs import FINAL_STATUSES
+from models.jobs import FINAL_STATUSES, JobStateError
 from models.owned import MAX_PAGE_SIZE
 from models.tables import ExportJob
 from tasks.emotion.markup import parse_script
+from tasks.publish.notify import report_cancelled, report_failed
 
 router = APIRouter(prefix="/api/export", tags=["export"], responses=AUTH_RESPONSES)
 
@@ -117,8 +118,7 @@ async def start_export(body: ExportIn, user: CurrentUser,
                                     user.id, settings.voice, settings.effect)
     except Exception as exc:
         reason = f"the render could not be started: {exc}"
-        async with session_scope() as service:
-            await jobs.mark_failed(service, job.id, reason)
+        await report_failed(job.id, reason)
         raise TransientError(reason, provider="prefect") from exc
     async with session_scope() as service:
         job = await jobs.get_job(service, job.id)
@@ -173,10 +173,8 @@ async def cancel_export(job_id: uuid.UUID, user: CurrentUser,
     state = None
     if job.flow_run_id is not None:
         state = await _cancel_flow_run(job.flow_run_id)
-    async with session_scope() as service:
-        job = await jobs.mark_cancelled(service, job.id, "cancelled by the user")
-    await _announce(job)
-    return ExportJobOut.of(job, state)
+    await report_cancelled(job.id, "cancelled by the user")
+    return ExportJobOut.of(await _reread(job.id), state)
 
 
 @router.get("/{job_id}/video", response_class=Response,
@@ -224,21 +222,23 @@ async def _follow(job: ExportJob, flow_run: Any) -> ExportJob | None:
     from prefect.client.schemas.objects import StateType
 
     kind = flow_run.state.type if flow_run.state is not None else None
-    message = (flow_run.state.message or "").strip() if flow_run.state is not None else ""
+    if kind in (StateType.CANCELLED, StateType.CANCELLING):
+        ending = report_cancelled(job.id, "cancelled in Prefect")
+    elif kind in (StateType.FAILED, StateType.CRASHED):
+        reason = (flow_run.state.message or "").strip() or "no reason given"
+        ending = report_failed(job.id, f"the render {kind.value.lower()}: {reason}")
+    else:
+        return None
+    try:
+        await ending
+    except JobStateError:
+        pass  # the flow run ended the job itself meanwhile
+    return await _reread(job.id)
+
+
+async def _reread(job_id: uuid.UUID) -> ExportJob:
     async with session_scope() as service:
-        current = await jobs.get_job(service, job.id)
-        if current.status in FINAL_STATUSES:
-            return current
-        if kind in (StateType.CANCELLED, StateType.CANCELLING):
-            ended = await jobs.mark_cancelled(service, job.id, "cancelled in Prefect")
-        elif kind in (StateType.FAILED, StateType.CRASHED):
-            reason = message or "no reason given"
-            ended = await jobs.mark_failed(service, job.id,
-                                           f"the render {kind.value.lower()}: {reason}")
-        else:
-            return None
-    await _announce(ended)
-    return ended
+        return await jobs.get_job(service, job_id)
 
 
 async def _cancel_flow_run(flow_run_id: uuid.UUID) -> str | None:
@@ -257,15 +257,3 @@ async def _cancel_flow_run(flow_run_id: uuid.UUID) -> str | None:
             return kind.value
         await client.set_flow_run_state(flow_run_id, new_state, force=True)
         return new_state.type.value
-
-
-async def _announce(job: ExportJob) -> None:
-    """A realtime event for a job the API ended itself (the flow reports its own)."""
-    from core.realtime import export_jobs_topic, publish
-
-    async with session_scope() as service:
-        await publish(export_jobs_topic(job.user_id),
-                      {"type": f"export_job.{job.status.value}", "job_id": str(job.id),
-                       "user_id": job.user_id, "status": job.status,
-                       "progress": job.progress, "step": job.step, "error": job.error,
-                       "url": None}, service)

@@ -46,6 +46,13 @@ async def report_failed(job_id: UUID, error: str) -> None:
         await publish(export_jobs_topic(job.user_id), _event(job, "export_job.failed"), session)
 
 
+async def report_cancelled(job_id: UUID, reason: str) -> None:
+    async with session_scope() as session:
+        job = await jobs.mark_cancelled(session, job_id, reason)
+        await publish(export_jobs_topic(job.user_id), _event(job, "export_job.cancelled"),
+                      session)
+
+
 def report_frames(job_id: UUID | None, user_id: UUID | None, done: int, total: int) -> None:
     """In-process progress inside the render step (no database write per frame)."""
     if job_id is None:
