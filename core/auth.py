@@ -180,6 +180,8 @@ def jwt_secret(settings: Settings) -> str:
             )
         return configured
     path = settings.home / SECRET_FILE_NAME
+    if (known := _local_secrets.get(path)) is not None:
+        return known
     try:
         secret = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
@@ -187,7 +189,13 @@ def jwt_secret(settings: Settings) -> str:
     if len(secret.encode()) < MIN_SECRET_BYTES:
         raise ConfigError(f"the JWT secret in {path} is shorter than {MIN_SECRET_BYTES} bytes; "
                           "delete the file to have a new one made")
+    _local_secrets[path] = secret
     return secret
+
+
+_local_secrets: dict[Path, str] = {}
+"""Local secrets already read, by file: every request checks a token, and the file is
+read once per process (a new secret takes effect when the API restarts)."""
 
 
 def _create_secret_file(path: Path) -> str:
