@@ -6,11 +6,12 @@ the CLI and Prefect's task runners run several loops in one process. Engines of 
 that has been closed are dropped (and their loop forgotten) the next time an engine is
 asked for; :func:`dispose_engines` closes the current loop's engines explicitly.
 
-SQLite gets foreign keys (``PRAGMA foreign_keys=ON``, off by default in SQLite) and
-write-ahead logging on every connection, and the folder of its file is created. The
-sqlite3 driver keeps its default ("legacy") transaction control: a transaction begins at
-the first INSERT/UPDATE/DELETE, which keeps readers and writers of one file from locking
-each other out, but means DDL is not transactional and SAVEPOINTs do not nest on SQLite.
+SQLite connections come from core/sqlite_driver.py: foreign keys, write-ahead logging,
+and reads that run on the event loop instead of a round trip to aiosqlite's thread; the
+folder of the database file is created. The sqlite3 driver keeps its default ("legacy")
+transaction control: a transaction begins at the first INSERT/UPDATE/DELETE, which keeps
+readers and writers of one file from locking each other out, but means DDL is not
+transactional and SAVEPOINTs do not nest on SQLite.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from core import sqlite_driver
 from core.settings import get_settings
 
 _MEMORY_DATABASES = frozenset({"", ":memory:"})
@@ -62,21 +64,15 @@ def _create_engine(url: str) -> AsyncEngine:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
     # No rollback when a connection goes back to the pool: sessions and connections end
-    # their transactions themselves (commit, or rollback on close), and with aiosqlite
-    # every redundant call is a round trip to its thread (~0.8 ms of CPU on this machine).
+    # their transactions themselves (commit, or rollback on close), and a redundant call
+    # to an aiosqlite connection may be a round trip to its thread.
     engine = create_async_engine(parsed, pool_reset_on_return=None)
 
-    @event.listens_for(engine.sync_engine, "connect")
-    def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("PRAGMA foreign_keys=ON")
-            # In-memory databases answer "memory" and stay as they are.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            # Safe with WAL: a power cut may lose the last commits, never corrupt the file.
-            cursor.execute("PRAGMA synchronous=NORMAL")
-        finally:
-            cursor.close()
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> Any:
+        # SQLAlchemy's aiosqlite adapter around our connection (core/sqlite_driver.py).
+        return dialect.loaded_dbapi.connect(*cargs, async_creator_fn=sqlite_driver.connect,
+                                            **cparams)
 
     return engine
 
