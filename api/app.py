@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI
 from starlette.types import Scope
@@ -45,16 +46,29 @@ async def prepare_database() -> None:
 
 
 def caller_key(scope: Scope) -> str | None:
-    """``user:<id>`` of a request with a valid bearer token, for the rate limit."""
+    """``user:<id>`` of a request with a valid bearer token, for the rate limit.
+
+    The token is read from ``Authorization: Bearer``, or for a WebSocket from its
+    ``?token=`` (browsers cannot set headers on one; a token sent in the join message
+    comes too late, and such a handshake counts by address).
+    """
+    token = _bearer_token(scope)
+    if token is None and scope["type"] == "websocket":
+        token = next(iter(parse_qs(scope.get("query_string", b"").decode("latin-1"))
+                          .get("token", ())), None)
+    if not token:
+        return None
+    try:
+        return f"user:{decode_token(token, jwt_secret(get_settings())).sub}"
+    except AuthError:
+        return None
+
+
+def _bearer_token(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() != "bearer" or not token:
-                return None
-            try:
-                return f"user:{decode_token(token.strip(), jwt_secret(get_settings())).sub}"
-            except AuthError:
-                return None
+            return token.strip() if scheme.lower() == "bearer" else None
     return None
 
 

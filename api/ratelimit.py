@@ -4,7 +4,8 @@
 wraps, routes added later included. It asks ``identify(scope)`` who is calling (the app
 verifies the JWT and answers ``user:<uuid>``); a caller it cannot name is counted by
 address, ``ip:<client host>``. Paths in ``exempt_paths`` (health checks, the API docs)
-are never counted. WebSocket connections and lifespan events pass untouched.
+are never counted. Opening a WebSocket counts as one request (its messages do not);
+lifespan events pass untouched.
 
 Counting uses the moving window of the ``limits`` library, so the 101st request within any
 60 s is refused, not only within a calendar minute. :func:`limiter_from_settings` keeps
@@ -14,7 +15,10 @@ budget per process).
 
 Every counted response carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and
 ``X-RateLimit-Reset`` (epoch seconds when one more request will be allowed). A refused
-request gets 429, ``Retry-After`` in whole seconds and a JSON ``detail`` in plain words.
+request gets 429, ``Retry-After`` in whole seconds and a JSON ``detail`` in plain words;
+a refused WebSocket handshake gets the same 429 as its HTTP answer where the server can
+send one (uvicorn can), and is closed with 1008 (policy violation) before it opens
+otherwise.
 
 When Redis cannot be reached the limiter fails open: requests pass without X-RateLimit
 headers, a warning is logged once per outage, and Redis is not asked again for
@@ -40,7 +44,9 @@ from redis.asyncio import ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from starlette.responses import JSONResponse
+from starlette.status import WS_1008_POLICY_VIOLATION
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from core.errors import ConfigError
 from core.settings import Settings
@@ -165,7 +171,8 @@ def limiter_from_settings(settings: Settings, *, key_prefix: str = KEY_PREFIX) -
 
 
 class RateLimitMiddleware:
-    """ASGI middleware that counts each HTTP request against its caller's budget.
+    """ASGI middleware that counts each HTTP request and WebSocket handshake against its
+    caller's budget.
 
     Add it with ``app.add_middleware(RateLimitMiddleware, limiter=…, identify=…)``.
     """
@@ -178,7 +185,7 @@ class RateLimitMiddleware:
         self.exempt_paths = frozenset(exempt_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt_paths:
+        if scope["type"] not in _COUNTED or scope["path"] in self.exempt_paths:
             await self.app(scope, receive, send)
             return
         budget = await self.limiter.hit(self.identify(scope) or _client_address(scope))
@@ -192,17 +199,35 @@ class RateLimitMiddleware:
                       f"try again in {retry_after_s} s")
             refusal = JSONResponse({"detail": detail}, status_code=429,
                                    headers={**headers, "Retry-After": str(retry_after_s)})
-            await refusal(scope, receive, send)
+            if scope["type"] == "websocket":
+                await _refuse_handshake(WebSocket(scope, receive, send), refusal, detail)
+            else:
+                await refusal(scope, receive, send)
             return
         raw_headers = [(name.lower().encode("latin-1"), value.encode("latin-1"))
                        for name, value in headers.items()]
 
         async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] in _RESPONSE_STARTS:
                 message = {**message, "headers": [*message.get("headers", ()), *raw_headers]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+_COUNTED = frozenset({"http", "websocket"})
+_RESPONSE_STARTS = frozenset({"http.response.start", "websocket.accept"})
+
+
+async def _refuse_handshake(websocket: WebSocket, refusal: JSONResponse, detail: str) -> None:
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(refusal)
+    else:
+        await websocket.close(WS_1008_POLICY_VIOLATION, reason=detail[:_MAX_CLOSE_REASON_BYTES])
+
+
+_MAX_CLOSE_REASON_BYTES = 123
+"""A close frame's reason is at most 123 bytes (RFC 6455)."""
 
 
 def _client_address(scope: Scope) -> str:

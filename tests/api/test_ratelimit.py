@@ -274,3 +274,26 @@ async def test_the_real_api_counts_each_users_token_and_refuses_the_101st(api):
     assert_refused(answers[100])
     assert bob.status_code == 200 and bob.headers["x-ratelimit-remaining"] == "99"
     assert health.status_code == 200 and "x-ratelimit-limit" not in health.headers
+
+
+async def test_a_refused_websocket_is_closed_with_1008_where_no_http_answer_can_be_sent():
+    app = memory_app(per_minute=1)
+    async with client_for(app) as client:
+        assert (await client.get("/work", headers=as_user("a"))).status_code == 200
+    scope = {"type": "websocket", "path": "/live", "raw_path": b"/live", "query_string": b"",
+             "headers": [(USER_HEADER.encode(), b"a")], "client": ("127.0.0.1", 40_000),
+             "server": ("aura", 80), "scheme": "ws", "root_path": "", "subprotocols": [],
+             "asgi": {"version": "3.0"}}  # no "websocket.http.response" extension
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert [message["type"] for message in sent] == ["websocket.close"]
+    assert sent[0]["code"] == 1008
+    assert re.fullmatch(r"too many requests: the limit is 1 per minute; try again in \d+ s",
+                        sent[0]["reason"])

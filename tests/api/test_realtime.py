@@ -26,6 +26,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
 
 from api.routers import realtime as realtime_router
 from core.auth import mint_token
@@ -389,3 +390,24 @@ async def test_the_postgresql_listener_comes_back_after_losing_its_connection(
         event = await receive(ws)
     assert ended == 1
     assert event["job_id"] == str(job_id) and event["status"] == "queued"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_opening_a_socket_counts_against_the_callers_rate_limit(api, configure):
+    configure(RATE_LIMIT_PER_MINUTE="2")
+    ada, bob = mint_token(ADA, SECRET), mint_token(BOB, SECRET)
+    async with serving(api.app()) as address:
+        for _ in range(2):
+            async with websocket(address, f"?token={ada}") as ws:
+                await join(ws, ["export_jobs"], token=ada)
+        with pytest.raises(InvalidStatus) as refused:
+            async with websocket(address, f"?token={ada}"):
+                pass
+        async with websocket(address, f"?token={bob}") as ws:  # a budget of his own
+            await join(ws, ["export_jobs"], user=BOB, token=bob)
+
+    response = refused.value.response
+    assert response.status_code == 429
+    assert 1 <= int(response.headers["retry-after"]) <= 60
+    assert json.loads(response.body)["detail"].startswith(
+        "too many requests: the limit is 2 per minute")
