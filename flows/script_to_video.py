@@ -8,6 +8,8 @@ rendered video (tasks/lipsync/resync.py). Its settings are checked before the fi
 
 An export_jobs row follows the run (queued -> running -> completed | failed) with the
 progress, the current step and, per step, its seconds and whether it reused an artifact.
+Operators see the same in the Prefect UI (tasks/publish/report.py): a progress artifact
+that moves after every step and during the render, and a markdown report at the end.
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ from tasks.lipsync import align_lipsync, sync_lips
 from tasks.lipsync.resync import check_ready as check_sync_labs_ready
 from tasks.publish import notify, upload_video
 from tasks.publish.notify import report_failed, report_running, report_step
+from tasks.publish.report import (
+    RenderProgress,
+    completed_report,
+    failed_report,
+    publish_report,
+)
 from tasks.render import render_video
 from tasks.voice import synthesize_voice
 from tasks.voice.catalogue import choose_voice
@@ -80,25 +88,35 @@ class ScriptToVideoResult(BaseModel):
 
 
 class _JobSteps:
-    """Runs a job's steps in order, timing each and recording it on the job row."""
+    """Runs a job's steps in order, timing each and recording it on the job row and on
+    the job's progress artifact."""
 
-    def __init__(self, job_id: UUID, steps: tuple[str, ...]):
+    def __init__(self, job_id: UUID, steps: tuple[str, ...], artifact: RenderProgress):
         self.job_id = job_id
+        self.artifact = artifact
         self.reports: dict[str, StepReport] = {}
         self.progress = 0.0
+        self.running: str | None = None
+        """The step under way, None between steps (for the failure report)."""
         total = sum(STEP_SHARE[step] for step in steps)
         self._share = {step: STEP_SHARE[step] / total for step in steps}
 
     async def run(self, step: str, work: Awaitable[T], *, record: bool = True) -> T:
+        self.running = step
+        self.artifact.begin_step(step, self.progress,
+                                 min(1.0, self.progress + self._share[step]))
         started = time.perf_counter()
         result = await work
         report = StepReport(seconds=round(time.perf_counter() - started, 3),
                             reused=bool(getattr(result, "reused", False)))
         self.reports[step] = report
         self.progress = min(1.0, self.progress + self._share[step])
+        self.running = None
         if record:
             await report_step(self.job_id, step, progress=round(self.progress, 4),
                               info=report.model_dump())
+        await self.artifact.reach(self.progress, f"Job {self.job_id}: {step} done "
+                                  f"({len(self.reports)} of {len(self._share)} steps)")
         return result
 
 
@@ -134,6 +152,7 @@ async def script_to_video(script: str, spec: RenderSpec | None = None,
             None for the default voice.
         effect: a trickster preset applied on top of the voice.
     """
+    run_started_s = time.perf_counter()
     settings = get_settings()
     spec = spec or RenderSpec(fps=settings.video.fps)
     logger = get_run_logger()
@@ -142,29 +161,43 @@ async def script_to_video(script: str, spec: RenderSpec | None = None,
         job_id = await create_export_job(spec, user_id)
     run_id = flow_run.get_id()
     await report_running(job_id, UUID(run_id) if run_id else None)
-    steps = _JobSteps(job_id, planned)
+    artifact = await RenderProgress.start(job_id)
+    steps = _JobSteps(job_id, planned, artifact)
     try:
-        if "sync_lips" in planned:
-            check_sync_labs_ready(settings)
-        segments = await steps.run("tag_emotions", tag_emotions(script))
-        choice = None
-        if voice or effect:
-            async with session_scope() as session:
-                choice = await choose_voice(session, voice, effect, user_id)
-        track = await steps.run("synthesize_voice", synthesize_voice(segments, choice))
-        visemes = await steps.run("align_lipsync", align_lipsync(track, spec.fps))
-        video = await steps.run("render_video", render_video(
-            segments, track, visemes, spec, job_id=job_id, user_id=user_id))
-        if "sync_lips" in planned:
-            video = await steps.run("sync_lips", sync_lips(video, track))
-        published = await steps.run("upload_video", upload_video(video, job_id))
-        await steps.run("notify", notify(job_id, published), record=False)
+        with artifact.current():
+            if "sync_lips" in planned:
+                check_sync_labs_ready(settings)
+            segments = await steps.run("tag_emotions", tag_emotions(script))
+            choice = None
+            if voice or effect:
+                async with session_scope() as session:
+                    choice = await choose_voice(session, voice, effect, user_id)
+            track = await steps.run("synthesize_voice", synthesize_voice(segments, choice))
+            visemes = await steps.run("align_lipsync", align_lipsync(track, spec.fps))
+            video = await steps.run("render_video", render_video(
+                segments, track, visemes, spec, job_id=job_id, user_id=user_id))
+            if "sync_lips" in planned:
+                video = await steps.run("sync_lips", sync_lips(video, track))
+            published = await steps.run("upload_video", upload_video(video, job_id))
+            await steps.run("notify", notify(job_id, published), record=False)
     except BaseException as exc:
+        reason = describe_failure(exc)
         try:
-            await report_failed(job_id, describe_failure(exc))
+            await report_failed(job_id, reason)
         except Exception:  # the original failure matters more than the bookkeeping
             logger.exception("Could not mark job %s as failed", job_id)
+        await publish_report(job_id, failed_report(job_id=job_id, step=steps.running,
+                                                   reason=reason, steps=steps.reports),
+                             description=f"Job {job_id} failed"
+                             + (f" in {steps.running}" if steps.running else ""))
         raise
+    finally:
+        await artifact.settle()
     logger.info("Job %s: %.2f s video at %s", job_id, video.duration_s, published.url)
+    await publish_report(job_id, completed_report(
+        job_id=job_id, spec=spec, voice=voice or f"{track.voice} (default)", effect=effect,
+        audio_duration_s=track.duration_s, video=video, published=published,
+        steps=steps.reports, run_s=time.perf_counter() - run_started_s),
+        description=f"Job {job_id}: {video.duration_s:.1f} s video, {spec.avatar}")
     return ScriptToVideoResult(job_id=job_id, video=published, duration_s=video.duration_s,
                                width=video.width, height=video.height, steps=steps.reports)

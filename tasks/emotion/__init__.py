@@ -14,7 +14,7 @@ tasks/emotion/expression.py. :func:`analyze_script` is what people see of this s
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+from typing import Any, Protocol
 
 from prefect import get_run_logger, task
 
@@ -88,7 +88,13 @@ def _parse_and_tag(script: str, provider: EmotionProvider | None,
     return parsed, tagged
 
 
-@task(name="tag_emotions", **task_options())
+def _run_name(parameters: dict[str, Any]) -> str:
+    """``tag_emotions[3 lines, 64 chars]``: the script's size, never its words."""
+    script = parameters["script"]
+    return f"tag_emotions[{len(script.splitlines())} lines, {len(script)} chars]"
+
+
+@task(name="tag_emotions", task_run_name=_run_name, **task_options())
 async def tag_emotions(script: str) -> list[Segment]:
     """Parse the script and give every sentence an emotion."""
     segments = await asyncio.to_thread(tag_script, script)

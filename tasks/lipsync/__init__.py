@@ -44,7 +44,8 @@ def load_weights(data: bytes) -> np.ndarray:
     return array_from_npz(data, "weights")
 
 
-@task(name="align_lipsync", **task_options())
+@task(name="align_lipsync", task_run_name="align_lipsync[{voice.duration_s:.1f} s at {fps} fps]",
+      **task_options())
 async def align_lipsync(voice: VoiceTrack, fps: int) -> VisemeTrack:
     """Turn the voice's phone timings into per-frame viseme weights at ``fps``.
 

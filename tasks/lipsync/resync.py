@@ -97,7 +97,8 @@ def check_ready(settings: Settings) -> None:
     fetchable_url(get_storage(settings), _URL_CHECK_KEY)
 
 
-@task(name="sync_lips", **task_options())
+@task(name="sync_lips", task_run_name="sync_lips[{video.duration_s:.1f} s video]",
+      **task_options())
 async def sync_lips(video: VideoArtifact, voice: VoiceTrack) -> VideoArtifact:
     """Have Sync Labs redo the mouth of the rendered ``video`` to ``voice``.
 

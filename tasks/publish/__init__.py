@@ -15,7 +15,7 @@ from tasks.publish.notify import report_completed
 from tasks.publish.upload import publish_video
 
 
-@task(name="upload_video", **task_options())
+@task(name="upload_video", task_run_name="upload_video[job {job_id}]", **task_options())
 async def upload_video(video: VideoArtifact, job_id: UUID) -> PublishedVideo:
     """Publish the rendered video under the job's key; returns the key and a URL."""
     storage = get_storage()
@@ -25,7 +25,7 @@ async def upload_video(video: VideoArtifact, job_id: UUID) -> PublishedVideo:
     return published
 
 
-@task(name="notify", **task_options())
+@task(name="notify", task_run_name="notify[job {job_id}]", **task_options())
 async def notify(job_id: UUID, video: PublishedVideo) -> None:
     """Mark the job completed and tell its owner's devices."""
     await report_completed(job_id, video)

@@ -37,6 +37,7 @@ from tasks.emotion.expression import face_table
 from tasks.lipsync import load_weights
 from tasks.policy import task_options
 from tasks.publish.notify import report_frames
+from tasks.publish.report import current_progress
 from tasks.render.background import backdrop, background_image_key
 from tasks.render.captions import caption_words
 from tasks.render.encode import EncodeResult, encode_mp4
@@ -131,7 +132,8 @@ def load_background(storage: Storage, background: str | None) -> np.ndarray | No
     return load_photo(storage.get_bytes(key), name=key, what="background picture").rgb
 
 
-@task(name="render_video", **task_options())
+@task(name="render_video", task_run_name="render_video[{spec.avatar}, {spec.resolution} "
+      "{spec.aspect}, {visemes.n_frames} frames]", **task_options())
 async def render_video(segments: list[Segment], voice: VoiceTrack, visemes: VisemeTrack,
                        spec: RenderSpec, job_id: UUID | None = None,
                        user_id: UUID | None = None) -> VideoArtifact:
@@ -170,8 +172,11 @@ async def render_video(segments: list[Segment], voice: VoiceTrack, visemes: Vise
         return finished
     weights = load_weights(storage.get_bytes(visemes.key))
     background_rgb = await asyncio.to_thread(load_background, storage, spec.background)
+    artifact = current_progress()
 
     def progress(done: int, total: int) -> None:
+        if artifact is not None:  # it sends at most one update a second itself
+            artifact.part_way(done, total)
         if done == total or done % max(1, spec.fps) == 0:
             report_frames(job_id, user_id, done, total)
 

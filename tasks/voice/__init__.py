@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from prefect import get_run_logger, task
 
@@ -69,7 +69,14 @@ def synthesize(segments: list[Segment], provider: VoiceProvider,
     return assemble_track(segments, provider.speak, provider.sample_rate_hz, out_wav)
 
 
-@task(name="synthesize_voice", **task_options())
+def _run_name(parameters: dict[str, Any]) -> str:
+    """``synthesize_voice[joe, 4 segments]``: the voice and how much it has to say."""
+    voice = parameters.get("voice")
+    return (f"synthesize_voice[{voice.name if voice else 'default voice'}, "
+            f"{len(parameters['segments'])} segments]")
+
+
+@task(name="synthesize_voice", task_run_name=_run_name, **task_options())
 async def synthesize_voice(segments: list[Segment], voice: VoiceChoice | None = None,
                            ) -> VoiceTrack:
     """Speak the tagged segments with ``voice`` (default: :func:`default_voice`), or lay
