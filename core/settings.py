@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     storage_dir: Path | None = None
     """Folder of the local storage; empty means ``home/storage``."""
 
+    gpu_slots: int = Field(default=2, ge=1)
+    """Renders at once across all workers: the Prefect global concurrency limit ``gpu``
+    (made by ``aura serve`` and ``make deploy``; deployments/setup.py)."""
+    batch_concurrency: int = Field(default=1, ge=1)
+    """Renders one batch export runs at once; below ``gpu_slots``, so on-demand renders
+    always find a free slot."""
+    max_restarts: int = Field(default=2, ge=0)
+    """Times a job is started again after its flow run crashed (flows/runs.py)."""
+
     openai: OpenAISettings = OpenAISettings()
     elevenlabs: ElevenLabsSettings = ElevenLabsSettings()
     synclabs: SyncLabsSettings = SyncLabsSettings()

@@ -18,6 +18,7 @@ import math
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import AuraError, NotFoundError
@@ -91,6 +92,7 @@ async def create_job(
     user_id: uuid.UUID | None = None,
     project_id: uuid.UUID | None = None,
     flow_run_id: uuid.UUID | None = None,
+    batch: bool = False,
 ) -> ExportJob:
     """Add a queued job for the render request ``spec``.
 
@@ -100,6 +102,8 @@ async def create_job(
         user_id: who asked for it; ``None`` for jobs started from the command line.
         project_id: the project it renders, if any.
         flow_run_id: the Prefect flow run doing the work, when already known.
+        batch: the job waits for the scheduled batch export (:func:`waiting_for_batch`)
+            instead of being started by its caller.
 
     Returns:
         The new job, flushed: its ``id`` and timestamps are set.
@@ -114,6 +118,7 @@ async def create_job(
         status=JobStatus.queued,
         progress=0.0,
         steps={},
+        batch=batch,
     )
     session.add(job)
     await session.flush()
@@ -271,3 +276,69 @@ async def mark_cancelled(session: AsyncSession, job_id: JobId,
     job.finished_at = utc_now()
     await session.flush()
     return job
+
+
+async def waiting_for_batch(session: AsyncSession, *, limit: int) -> list[ExportJob]:
+    """Up to ``limit`` batch jobs that no flow run has taken yet, oldest first."""
+    rows = await session.scalars(
+        select(ExportJob)
+        .where(ExportJob.batch.is_(True), ExportJob.status == JobStatus.queued,
+               ExportJob.flow_run_id.is_(None))
+        .order_by(ExportJob.created_at, ExportJob.id).limit(limit))
+    return list(rows.all())
+
+
+async def unfinished_with_flow_runs(session: AsyncSession, *, limit: int) -> list[ExportJob]:
+    """Up to ``limit`` queued or running jobs that have a flow run, oldest first."""
+    rows = await session.scalars(
+        select(ExportJob)
+        .where(ExportJob.status.in_([JobStatus.queued, JobStatus.running]),
+               ExportJob.flow_run_id.is_not(None))
+        .order_by(ExportJob.created_at, ExportJob.id).limit(limit))
+    return list(rows.all())
+
+
+async def assign_flow_run(session: AsyncSession, job_id: JobId,
+                          flow_run_id: uuid.UUID) -> ExportJob:
+    """Record the flow run that renders a job which has none yet.
+
+    Raises:
+        JobNotFoundError: no job has that id.
+        JobStateError: the job has ended.
+        JobTakenError: another flow run was recorded first.
+    """
+    job = await _load_for_update(session, job_id)
+    if job.status in FINAL_STATUSES:
+        raise JobStateError(job.id, job.status, "be given a flow run")
+    if job.flow_run_id is not None and job.flow_run_id != flow_run_id:
+        raise JobTakenError(job.id, job.flow_run_id)
+    job.flow_run_id = flow_run_id
+    await session.flush()
+    return job
+
+
+async def record_restart(session: AsyncSession, job_id: JobId,
+                         flow_run_id: uuid.UUID) -> ExportJob:
+    """Record that the job was started again, in flow run ``flow_run_id``, after its
+    previous flow run crashed; it keeps its progress and steps.
+
+    Raises:
+        JobNotFoundError: no job has that id.
+        JobStateError: the job has ended.
+    """
+    job = await _load_for_update(session, job_id)
+    if job.status in FINAL_STATUSES:
+        raise JobStateError(job.id, job.status, "be restarted")
+    job.restarts += 1
+    job.flow_run_id = flow_run_id
+    await session.flush()
+    return job
+
+
+class JobTakenError(AuraError):
+    """Another flow run already renders this job."""
+
+    def __init__(self, job_id: uuid.UUID, flow_run_id: uuid.UUID) -> None:
+        self.job_id = job_id
+        self.flow_run_id = flow_run_id
+        super().__init__(f"export job {job_id} is already rendered by flow run {flow_run_id}")

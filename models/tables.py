@@ -273,6 +273,10 @@ class ExportJob(Base):
     video_key: Mapped[str | None] = mapped_column(String(1024))
     url: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+    batch: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Waits, queued, for the scheduled batch export instead of starting at once."""
+    restarts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    """How many times the job was started again after its flow run crashed."""
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
     started_at: Mapped[datetime | None] = mapped_column()

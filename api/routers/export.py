@@ -1,13 +1,16 @@
 """/api/export: render a project to an MP4 as a Prefect deployment run, and follow it.
 
 ``POST /api/export`` checks the project (its script's markup, its avatar and voice), makes
-a queued export_jobs row and starts the ``script-to-video/default`` deployment with
-``run_deployment(..., timeout=0)`` and the job id as idempotency key, so a retried request
-never starts a second render of the same job. The flow run then moves the job itself
+a queued export_jobs row and starts the ``script-to-video/render`` deployment
+(flows/runs.py: ``run_deployment(..., timeout=0)`` with the job id as idempotency key, so
+a retried request never starts a second render of the same job), on the ``on-demand``
+work queue. With ``"batch": true`` the job waits instead for the next scheduled
+``batch-export`` run (flows/batch_export.py). The flow run then moves the job itself
 (running with progress, completed with the video, failed with a readable reason).
 
-What the flow cannot report, the API reads from Prefect when a job is looked at: a run
-that crashed, failed before its first step or was cancelled in the Prefect UI. Cancelling
+What the flow cannot report is settled from Prefect when a job is looked at: a run that
+crashed is started again (up to ``AURA_MAX_RESTARTS`` times), one that failed before its
+first step or was cancelled in the Prefect UI ends the job. Cancelling
 through the API cancels the flow run for real (``Cancelling``: the runner stops the
 process; a run that has not started is ``Cancelled`` at once) and marks the job cancelled.
 
@@ -17,7 +20,6 @@ caller's own session has shown the project is theirs.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from datetime import datetime
 from typing import Any
@@ -33,9 +35,18 @@ from core.db import session_scope
 from core.errors import InputError, TransientError
 from core.settings import get_settings
 from core.storage import LocalStorage, get_storage
+from flows.runs import (
+    ON_DEMAND_QUEUE,
+    RenderRequest,
+    read_flow_run,
+    reread,
+    settle,
+    start_render,
+    state_name,
+)
 from models import jobs, projects
 from models.domain import JobStatus, ProjectSettings
-from models.jobs import FINAL_STATUSES, JobStateError
+from models.jobs import FINAL_STATUSES
 from models.owned import MAX_PAGE_SIZE
 from models.tables import ExportJob
 from tasks.emotion.markup import parse_script
@@ -43,18 +54,17 @@ from tasks.publish.notify import report_cancelled, report_failed
 
 router = APIRouter(prefix="/api/export", tags=["export"], responses=AUTH_RESPONSES)
 
-DEPLOYMENT = "script-to-video/default"
-"""The deployment ``deployments/serve.py`` (``aura serve``) serves, and prefect.yaml."""
 VIDEO_URL_EXPIRY_S = 3600
 """Lifetime of a presigned video URL (S3 storage)."""
 
-logger = logging.getLogger(__name__)
 
 
 class ExportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     project_id: uuid.UUID
+    batch: bool = False
+    """Wait for the next scheduled batch export instead of starting now."""
 
 
 class ExportJobOut(BaseModel):
@@ -65,6 +75,9 @@ class ExportJobOut(BaseModel):
     step: str | None
     steps: dict[str, Any]
     error: str | None
+    batch: bool
+    restarts: int
+    """Times the render was started again after its flow run crashed."""
     video_url: str | None
     """Where to download the MP4 once the job is completed."""
     flow_run_id: uuid.UUID | None
@@ -77,7 +90,8 @@ class ExportJobOut(BaseModel):
     def of(cls, job: ExportJob, flow_run_state: str | None = None) -> ExportJobOut:
         return cls(id=job.id, project_id=job.project_id, status=job.status,
                    progress=job.progress, step=job.step, steps=job.steps or {},
-                   error=job.error, video_url=video_url(job),
+                   error=job.error, batch=job.batch, restarts=job.restarts,
+                   video_url=video_url(job),
                    flow_run_id=job.flow_run_id, flow_run_state=flow_run_state,
                    created_at=job.created_at, updated_at=job.updated_at)
 
@@ -110,32 +124,20 @@ async def start_export(body: ExportIn, user: CurrentUser,
     parse_script(project.script)  # markup errors: 422 with line and column
     await check_settings(session, user.id, settings)
     spec = settings.render_spec().model_copy(update={"fps": get_settings().video.fps})
+    request = RenderRequest(script=project.script, spec=spec, voice=settings.voice,
+                            effect=settings.effect)
     async with session_scope() as service:
-        job = await jobs.create_job(service, spec=spec.model_dump(mode="json"),
-                                    user_id=user.id, project_id=project.id)
+        job = await jobs.create_job(service, spec=request.model_dump(mode="json"),
+                                    user_id=user.id, project_id=project.id, batch=body.batch)
+    if body.batch:
+        return ExportJobOut.of(job)
     try:
-        flow_run = await _start_run(job.id, project.script, spec.model_dump(mode="json"),
-                                    user.id, settings.voice, settings.effect)
+        flow_run = await start_render(job, request, queue=ON_DEMAND_QUEUE)
     except Exception as exc:
         reason = f"the render could not be started: {exc}"
         await report_failed(job.id, reason)
         raise TransientError(reason, provider="prefect") from exc
-    async with session_scope() as service:
-        job = await jobs.get_job(service, job.id)
-        if job.flow_run_id is None:
-            job.flow_run_id = flow_run.id
-    return ExportJobOut.of(job, _state_name(flow_run))
-
-
-async def _start_run(job_id: uuid.UUID, script: str, spec: dict[str, Any],
-                     user_id: uuid.UUID, voice: str | None, effect: str | None) -> Any:
-    from prefect.deployments import run_deployment
-
-    return await run_deployment(
-        DEPLOYMENT, timeout=0, idempotency_key=str(job_id), as_subflow=False,
-        parameters={"script": script, "spec": spec, "job_id": str(job_id),
-                    "user_id": str(user_id), "voice": voice, "effect": effect},
-        tags=["api", f"job:{job_id}"])
+    return ExportJobOut.of(await reread(job.id), state_name(flow_run))
 
 
 @router.get("", response_model=ExportJobPage)
@@ -155,10 +157,12 @@ async def get_export(job_id: uuid.UUID, user: CurrentUser,
     job = await jobs.get_job(session, job_id, user.id)
     state = None
     if job.flow_run_id is not None and job.status not in FINAL_STATUSES:
-        flow_run = await _read_flow_run(job.flow_run_id)
+        flow_run = await read_flow_run(job.flow_run_id)
         if flow_run is not None:
-            state = _state_name(flow_run)
-            job = await _follow(job, flow_run) or job
+            job = await settle(job, flow_run) or job
+            if job.flow_run_id != flow_run.id:  # started again after a crash
+                flow_run = await read_flow_run(job.flow_run_id)
+        state = state_name(flow_run) if flow_run is not None else None
     return ExportJobOut.of(job, state)
 
 
@@ -174,7 +178,7 @@ async def cancel_export(job_id: uuid.UUID, user: CurrentUser,
     if job.flow_run_id is not None:
         state = await _cancel_flow_run(job.flow_run_id)
     await report_cancelled(job.id, "cancelled by the user")
-    return ExportJobOut.of(await _reread(job.id), state)
+    return ExportJobOut.of(await reread(job.id), state)
 
 
 @router.get("/{job_id}/video", response_class=Response,
@@ -201,45 +205,6 @@ class JobEndedError(InputError):
 
 
 # -- Prefect ------------------------------------------------------------------------
-
-def _state_name(flow_run: Any) -> str | None:
-    return flow_run.state.type.value if flow_run.state is not None else None
-
-
-async def _read_flow_run(flow_run_id: uuid.UUID) -> Any:
-    from prefect.client.orchestration import get_client
-
-    try:
-        async with get_client() as client:
-            return await client.read_flow_run(flow_run_id)
-    except Exception as exc:  # Prefect down: report the job as it stands
-        logger.warning("Could not read flow run %s: %s", flow_run_id, exc)
-        return None
-
-
-async def _follow(job: ExportJob, flow_run: Any) -> ExportJob | None:
-    """End the job when its flow run ended without saying so (crash, cancel, early fail)."""
-    from prefect.client.schemas.objects import StateType
-
-    kind = flow_run.state.type if flow_run.state is not None else None
-    if kind in (StateType.CANCELLED, StateType.CANCELLING):
-        ending = report_cancelled(job.id, "cancelled in Prefect")
-    elif kind in (StateType.FAILED, StateType.CRASHED):
-        reason = (flow_run.state.message or "").strip() or "no reason given"
-        ending = report_failed(job.id, f"the render {kind.value.lower()}: {reason}")
-    else:
-        return None
-    try:
-        await ending
-    except JobStateError:
-        pass  # the flow run ended the job itself meanwhile
-    return await _reread(job.id)
-
-
-async def _reread(job_id: uuid.UUID) -> ExportJob:
-    async with session_scope() as service:
-        return await jobs.get_job(service, job_id)
-
 
 async def _cancel_flow_run(flow_run_id: uuid.UUID) -> str | None:
     from prefect.client.orchestration import get_client

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 async def deployment(prefect_api) -> uuid.UUID:
     from flows.script_to_video import script_to_video
 
-    return await (await script_to_video.ato_deployment(name="default")).aapply()
+    return await (await script_to_video.ato_deployment(name="render")).aapply()
 
 
 async def adas_objects(http) -> dict[str, str]:  # noqa: ANN001

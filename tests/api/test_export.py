@@ -13,7 +13,9 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.states import Crashed, Running
 
-from api.routers.export import DEPLOYMENT
+from core.db import session_scope
+from flows.runs import RENDER_DEPLOYMENT, RenderRequest
+from models import jobs
 from tests.support.api import ADA, BOB, Api
 
 pytestmark = pytest.mark.usefixtures("prefect_api", "deployment")
@@ -25,7 +27,7 @@ SCRIPT = "[joy] Hello there! Today we build a bridge."
 async def deployment(prefect_api) -> uuid.UUID:
     from flows.script_to_video import script_to_video
 
-    return await (await script_to_video.ato_deployment(name="default")).aapply()
+    return await (await script_to_video.ato_deployment(name="render")).aapply()
 
 
 async def project(http, user=ADA, script=SCRIPT, **settings) -> str:  # noqa: ANN001
@@ -60,8 +62,9 @@ async def test_an_export_is_a_queued_job_and_a_scheduled_deployment_run(api):
     assert run.parameters["spec"]["resolution"] == "1080p"
     assert run.parameters["spec"]["avatar"] == "stock:ben"
     async with get_client() as client:
-        assert (await client.read_deployment(run.deployment_id)).name == "default"
-    assert DEPLOYMENT == "script-to-video/default"
+        assert (await client.read_deployment(run.deployment_id)).name == "render"
+    assert RENDER_DEPLOYMENT == "script-to-video/render"
+    assert job["batch"] is False and job["restarts"] == 0
 
 
 @pytest.mark.parametrize(("script", "status", "detail"), [
@@ -123,13 +126,61 @@ async def test_a_running_flow_run_is_asked_to_stop(api):
     assert cancelled["flow_run_state"] == "CANCELLING" and cancelled["status"] == "cancelled"
 
 
-async def test_a_crashed_run_fails_its_job_with_the_reason(api):
+async def crash(flow_run_id: str, message: str = "the worker was killed") -> None:
+    async with get_client() as client:
+        await client.set_flow_run_state(uuid.UUID(flow_run_id), Crashed(message=message),
+                                        force=True)
+
+
+async def test_a_crashed_run_is_started_again_with_the_same_parameters(api):
     async with api.client() as http:
         job = (await export(http, await project(http))).json()
-        async with get_client() as client:
-            await client.set_flow_run_state(uuid.UUID(job["flow_run_id"]),
-                                            Crashed(message="the worker ran out of memory"),
-                                            force=True)
+        await crash(job["flow_run_id"])
+        seen = (await http.get(f"/api/export/{job['id']}", headers=api.bearer(ADA))).json()
+        again = (await http.get(f"/api/export/{job['id']}", headers=api.bearer(ADA))).json()
+    assert seen["status"] == "queued" and seen["restarts"] == 1
+    assert seen["flow_run_id"] != job["flow_run_id"] and seen["flow_run_state"] == "SCHEDULED"
+    crashed, restarted = await flow_run(job["flow_run_id"]), await flow_run(seen["flow_run_id"])
+    assert restarted.parameters == crashed.parameters
+    assert restarted.deployment_id == crashed.deployment_id
+    assert restarted.idempotency_key == f"{job['id']}:restart-1"
+    assert again == seen  # reading again starts nothing more
+
+
+async def test_a_run_that_keeps_crashing_fails_its_job_with_the_reason(api, configure):
+    configure(MAX_RESTARTS="1")
+    async with api.client() as http:
+        job = (await export(http, await project(http))).json()
+        await crash(job["flow_run_id"])
+        restarted = (await http.get(f"/api/export/{job['id']}", headers=api.bearer(ADA))).json()
+        await crash(restarted["flow_run_id"], "the worker ran out of memory")
         seen = (await http.get(f"/api/export/{job['id']}", headers=api.bearer(ADA))).json()
     assert seen["status"] == "failed" and seen["flow_run_state"] == "CRASHED"
+    assert seen["error"] == "the render crashed: the worker ran out of memory (after 1 restart)"
+
+
+async def test_without_restarts_a_crash_fails_the_job_at_once(api, configure):
+    configure(MAX_RESTARTS="0")
+    async with api.client() as http:
+        job = (await export(http, await project(http))).json()
+        await crash(job["flow_run_id"], "the worker ran out of memory")
+        seen = (await http.get(f"/api/export/{job['id']}", headers=api.bearer(ADA))).json()
+    assert seen["status"] == "failed" and seen["restarts"] == 0
     assert seen["error"] == "the render crashed: the worker ran out of memory"
+
+
+async def test_a_batch_export_waits_for_the_batch_with_its_request(api):
+    async with api.client() as http:
+        project_id = await project(http, resolution="1080p", voice="joe")
+        response = await http.post("/api/export", json={"project_id": project_id,
+                                                        "batch": True},
+                                   headers=Api.bearer(ADA))
+    assert response.status_code == 202
+    job = response.json()
+    assert job["status"] == "queued" and job["batch"] is True
+    assert job["flow_run_id"] is None and job["flow_run_state"] is None
+    async with session_scope() as session:
+        row = await jobs.get_job(session, job["id"])
+    request = RenderRequest.model_validate(row.spec)
+    assert request.script == SCRIPT and request.spec.resolution == "1080p"
+    assert request.voice == "joe"

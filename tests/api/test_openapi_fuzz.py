@@ -24,7 +24,7 @@ async def test_no_request_makes_the_api_fail_with_a_server_error(api, configure,
 
     configure(DATABASE_URL=api.database_url, JWT_SECRET=SECRET,
               RATE_LIMIT_PER_MINUTE="1000000")
-    await (await script_to_video.ato_deployment(name="default")).aapply()
+    await (await script_to_video.ato_deployment(name="render")).aapply()
     schema = schemathesis.openapi.from_asgi("/openapi.json", api.app())
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 10

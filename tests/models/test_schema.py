@@ -51,7 +51,7 @@ EXPECTED_COLUMNS: dict[str, set[str]] = {
     "export_jobs": {
         "id", "user_id", "project_id", "flow_run_id", "status", "progress", "step", "spec",
         "steps", "video_key", "url", "error", "created_at", "updated_at", "started_at",
-        "finished_at",
+        "finished_at", "batch", "restarts",
     },
 }
 
@@ -77,7 +77,7 @@ async def describe(url: str) -> dict[str, Any]:
 
 
 async def test_migrations_bring_the_database_to_the_newest_revision(database_url: str) -> None:
-    assert await current_revision(database_url) == "0004"
+    assert await current_revision(database_url) == "0005"
 
 
 async def test_all_six_tables_exist_with_their_columns(database_url: str) -> None:
@@ -134,7 +134,7 @@ async def test_downgrade_to_base_removes_the_tables_and_upgrade_restores_them(
 
     await upgrade_database(database_url)
 
-    assert await current_revision(database_url) == "0004"
+    assert await current_revision(database_url) == "0005"
     assert (await describe(database_url))["columns"] == EXPECTED_COLUMNS
 
 
@@ -145,7 +145,7 @@ def test_alembic_also_runs_standalone_from_sync_code(tmp_path: Path) -> None:
 
     with closing(sqlite3.connect(path)) as connection:
         (version,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-    assert version == "0004"
+    assert version == "0005"
 
 
 def test_offline_mode_writes_the_postgresql_sql() -> None:
