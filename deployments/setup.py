@@ -21,8 +21,8 @@ import asyncio
 
 from core.settings import get_settings
 from flows.runs import BATCH_QUEUE, ON_DEMAND_QUEUE
+from tasks.render import GPU_LIMIT
 
-GPU_LIMIT = "gpu"
 WORK_POOL = "aurastudio"
 QUEUE_PRIORITIES = {ON_DEMAND_QUEUE: 1, BATCH_QUEUE: 2}
 """Work queues of the pool; a lower number is served first."""

@@ -5,6 +5,12 @@ raster.py, encode.py); ``modal`` (the same render on a Modal machine:
 tasks/render/modal.py, deployed from deployments/modal_app.py). Avatars:
 ``stock:aura`` (drawn, tasks/render/raster.py) or an ``actor_dna`` id: a photo avatar
 (tasks/avatar/actors.py), animated by warping the photo (tasks/render/photo.py).
+
+Every render holds a slot of the Prefect global concurrency limit ``gpu`` while it draws
+and encodes (locally or on Modal), so no more renders run at once, across all workers,
+than the limit has slots (``AURA_GPU_SLOTS``; deployments/setup.py makes it). Where the
+limit does not exist (a command-line render on a throwaway Prefect server) there is no
+limit. The slot is leased: a worker killed mid-render frees it when the lease runs out.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from uuid import UUID
 
 import numpy as np
 from prefect import get_run_logger, task
+from prefect.concurrency.asyncio import concurrency
 
 from core.db import session_scope
 from core.errors import InputError
@@ -47,6 +54,12 @@ RENDER_ENGINE_VERSION = 1
 PHOTO_RENDER_VERSION = "photo-warp-1"
 """Changes with the photo renderer's drawing, so cached photo renders are redone."""
 STOCK_AVATARS = tuple(f"stock:{look}" for look in STOCK_LOOKS)
+
+GPU_LIMIT = "gpu"
+"""The Prefect global concurrency limit every render holds a slot of."""
+GPU_LEASE_S = 60.0
+"""Lease of a render's slot, renewed while it renders; a killed render's slot is free
+again at most this long after it died."""
 
 EmotionSpan = tuple[float, float, str, float]
 
@@ -184,9 +197,11 @@ async def render_video(segments: list[Segment], voice: VoiceTrack, visemes: Vise
           tempfile.TemporaryDirectory(prefix="aura-render-") as tmp):
         out_path = Path(tmp) / "video.mp4"
         render = render_on_modal if settings.render == "modal" else render_local
-        result = await asyncio.to_thread(render, weights, spans, spec, audio_path,
-                                         out_path, progress, face, look,
-                                         caption_words(segments, voice), background_rgb)
+        logger.info("Waiting for a slot of the %r concurrency limit", GPU_LIMIT)
+        async with concurrency(GPU_LIMIT, occupy=1, lease_duration=GPU_LEASE_S):
+            result = await asyncio.to_thread(render, weights, spans, spec, audio_path,
+                                             out_path, progress, face, look,
+                                             caption_words(segments, voice), background_rgb)
         video_key = f"{key}.mp4"
         await asyncio.to_thread(storage.put_file, video_key, out_path, "video/mp4")
     logger.info("Rendered %d frames (%dx%d, %.2f s, %d bytes)", result.n_frames,

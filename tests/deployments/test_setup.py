@@ -1,0 +1,45 @@
+"""deployments/setup.py against a real Prefect API: the gpu limit, the work pool and its
+prioritised queues, made once and brought to the settings when run again."""
+
+from __future__ import annotations
+
+import pytest
+from prefect.client.orchestration import get_client
+
+from deployments.setup import QUEUE_PRIORITIES, WORK_POOL, ensure_gpu_limit, ensure_work_pool
+from tasks.render import GPU_LIMIT
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+@pytest.fixture
+async def no_gpu_limit():
+    yield
+    async with get_client() as client:
+        await client.delete_global_concurrency_limit_by_name(GPU_LIMIT)
+
+
+async def test_the_gpu_limit_is_made_with_the_configured_slots_and_follows_them(
+        configure, no_gpu_limit):
+    configure(GPU_SLOTS="3")
+    assert await ensure_gpu_limit() == 3
+    async with get_client() as client:
+        made = await client.read_global_concurrency_limit_by_name(GPU_LIMIT)
+    assert (made.limit, made.active) == (3, True)
+
+    assert await ensure_gpu_limit(1) == 1
+    async with get_client() as client:
+        changed = await client.read_global_concurrency_limit_by_name(GPU_LIMIT)
+    assert (changed.id, changed.limit) == (made.id, 1)
+
+
+async def test_the_work_pool_is_a_process_pool_whose_on_demand_queue_goes_first():
+    await ensure_work_pool()
+    await ensure_work_pool()  # again: nothing to change, nothing fails
+    async with get_client() as client:
+        pool = await client.read_work_pool(WORK_POOL)
+        queues = {queue.name: queue.priority
+                  for queue in await client.read_work_queues(work_pool_name=WORK_POOL)}
+    assert pool.type == "process"
+    assert pool.base_job_template["job_configuration"]["command"]
+    assert {name: queues[name] for name in QUEUE_PRIORITIES} == QUEUE_PRIORITIES
