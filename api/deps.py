@@ -10,10 +10,13 @@ it carries the caller's JWT claims and the role ``authenticated``, so the row-le
 security policies of migration 0002 decide which rows it sees and may write; on SQLite
 there are no policies, and the repositories filter by ``user.id``.
 
-The transaction is committed when the handler returns, *before* the response is sent
-(``Depends(..., scope="function")``). FastAPI's default scope for dependencies with
-``yield`` ends them after the response has gone out: a client could then read before
-the write it was told about is committed, and a failed commit would never reach it.
+A handler that waits on something slow (Prefect, storage) commits first, which gives
+the connection back to the pool meanwhile; every later transaction of the session acts
+as the caller again. The transaction is committed when the handler returns, *before* the
+response is sent (``Depends(..., scope="function")``). FastAPI's default scope for
+dependencies with ``yield`` ends them after the response has gone out: a client could
+then read before the write it was told about is committed, and a failed commit would
+never reach it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from uuid import UUID
 
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,9 +99,9 @@ async def user_session(user: CurrentUser) -> AsyncIterator[AsyncSession]:
     back when it raises (an ``HTTPException`` included).
     """
     async with get_sessionmaker()() as session:
+        if session.bind.dialect.name == "postgresql":
+            _act_as_caller_in_every_transaction(session, user)
         try:
-            if session.bind.dialect.name == "postgresql":
-                await session.execute(_ACT_AS_CALLER, {"claims": json.dumps(user.claims)})
             await _ensure_profile(session, user)
             yield session
         except Exception:
@@ -110,6 +113,21 @@ async def user_session(user: CurrentUser) -> AsyncIterator[AsyncSession]:
 
 
 UserSession = Annotated[AsyncSession, Depends(user_session, scope="function")]
+
+
+def _act_as_caller_in_every_transaction(session: AsyncSession, user: User) -> None:
+    """Run :data:`_ACT_AS_CALLER` at the start of each transaction of ``session``.
+
+    A handler may commit early to give its connection back before a slow call (Prefect,
+    storage); a later query then begins a new transaction, on whichever connection the
+    pool hands out, and must act as the caller there too.
+    """
+    claims = json.dumps(user.claims)
+
+    def act_as_caller(_session: Any, _transaction: Any, connection: Any) -> None:
+        connection.execute(_ACT_AS_CALLER, {"claims": claims})
+
+    event.listen(session.sync_session, "after_begin", act_as_caller)
 
 
 async def _ensure_profile(session: AsyncSession, user: User) -> None:

@@ -9,7 +9,7 @@
     aura avatar create PHOTO --name NAME [--json]
     aura avatar list [--json]
     aura token --user NAME [--ttl-s SECONDS]
-    aura serve [--port 8000] [--prefect-port 4200] [--workers N]
+    aura serve [--port 8000] [--prefect-port 4200] [--workers N] [--no-runner]
 
 ``aura render --voice`` takes a voice from the catalogue (``aura voices``) or an audio file:
 the person's own recording, spoken instead of TTS.
@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default 4200)")
     serve.add_argument("--workers", type=int, default=1,
                        help="API worker processes (default 1)")
+    serve.add_argument("--no-runner", action="store_true",
+                       help="do not serve the deployments here: workers of the work pool "
+                            "run the flows (prefect deploy --all; README: Scaling out)")
     return parser
 
 
@@ -151,7 +154,8 @@ def main(argv: list[str] | None = None) -> None:
             from cli.serve import serve
 
             raise SystemExit(serve(host=args.host, port=args.port,
-                                   prefect_port=args.prefect_port, workers=args.workers))
+                                   prefect_port=args.prefect_port, workers=args.workers,
+                                   runner=not args.no_runner))
     except (AuraError, OSError) as exc:
         _fail(_plain(exc))
     except KeyboardInterrupt:

@@ -1,11 +1,13 @@
 """``aura serve``: the Prefect server, a runner serving the deployments, and the API.
 
     aura serve [--port 8000] [--host 127.0.0.1] [--prefect-port 4200] [--workers 1]
+               [--no-runner]
 
 1. A Prefect server (``prefect server start``), unless ``PREFECT_API_URL`` already points
    at one; its UI is then at ``http://HOST:PREFECT_PORT``.
 2. A runner serving every deployment (``python -m deployments.serve``), which executes
-   the flow runs that ``/api/export`` and the Prefect UI start.
+   the flow runs that ``/api/export`` and the Prefect UI start; with ``--no-runner``
+   none: the deployments of prefect.yaml are on a work pool, and its workers run them.
 3. The API (uvicorn, ``api.app:create_app``) on ``HOST:PORT``; OpenAPI at ``/docs``.
 
 Each runs as a child process in its own session, so that Ctrl-C (or SIGTERM) reaches
@@ -94,7 +96,8 @@ def wait_until_up(url: str, supervisor: Supervisor, what: str) -> None:
     raise ServeError(f"{what} did not answer at {url} within {STARTUP_TIMEOUT_S:.0f} s")
 
 
-def serve(*, host: str, port: int, prefect_port: int, workers: int = 1) -> int:
+def serve(*, host: str, port: int, prefect_port: int, workers: int = 1,
+          runner: bool = True) -> int:
     """Run the three parts until Ctrl-C or SIGTERM; returns the exit code."""
     import asyncio
 
@@ -123,7 +126,8 @@ def serve(*, host: str, port: int, prefect_port: int, workers: int = 1) -> int:
                 "--port", str(prefect_port)], env)
             env["PREFECT_API_URL"] = f"http://{host}:{prefect_port}/api"
             wait_until_up(f"{env['PREFECT_API_URL']}/health", supervisor, "the Prefect server")
-        supervisor.start("the runner", [sys.executable, "-m", "deployments.serve"], env)
+        if runner:
+            supervisor.start("the runner", [sys.executable, "-m", "deployments.serve"], env)
         supervisor.start("the API", [
             sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
             "--host", host, "--port", str(port), "--workers", str(workers),

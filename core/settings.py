@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     always find a free slot."""
     max_restarts: int = Field(default=2, ge=0)
     """Times a job is started again after its flow run crashed (flows/runs.py)."""
+    lost_run_after_s: float = Field(default=600.0, ge=90.0)
+    """A running flow run with no heartbeat for this long is crashed (deployments/
+    setup.py); keep it well above PREFECT_FLOWS_HEARTBEAT_FREQUENCY (180 s)."""
 
     openai: OpenAISettings = OpenAISettings()
     elevenlabs: ElevenLabsSettings = ElevenLabsSettings()

@@ -16,7 +16,7 @@ import asyncio
 from prefect import serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
-from deployments.setup import ensure_gpu_limit
+from deployments.setup import ensure_gpu_limit, ensure_lost_run_automation
 from flows.batch_export import batch_export
 from flows.reconstruct_avatar import reconstruct_avatar
 from flows.script_to_video import script_to_video
@@ -43,6 +43,7 @@ def deployments() -> list:
 def main() -> None:
     asyncio.run(upgrade_database())
     asyncio.run(ensure_gpu_limit())
+    asyncio.run(ensure_lost_run_automation())
     serve(*deployments())
 
 

@@ -126,6 +126,7 @@ async def start_export(body: ExportIn, user: CurrentUser,
     spec = settings.render_spec().model_copy(update={"fps": get_settings().video.fps})
     request = RenderRequest(script=project.script, spec=spec, voice=settings.voice,
                             effect=settings.effect)
+    await session.commit()  # the connection goes back to the pool during the calls below
     async with session_scope() as service:
         job = await jobs.create_job(service, spec=request.model_dump(mode="json"),
                                     user_id=user.id, project_id=project.id, batch=body.batch)
@@ -155,6 +156,7 @@ async def get_export(job_id: uuid.UUID, user: CurrentUser,
                      session: UserSession) -> ExportJobOut:
     """The job's state, brought in line with its Prefect flow run."""
     job = await jobs.get_job(session, job_id, user.id)
+    await session.commit()  # the connection goes back to the pool while Prefect answers
     state = None
     if job.flow_run_id is not None and job.status not in FINAL_STATUSES:
         flow_run = await read_flow_run(job.flow_run_id)
@@ -174,6 +176,7 @@ async def cancel_export(job_id: uuid.UUID, user: CurrentUser,
     if job.status in FINAL_STATUSES:
         raise JobEndedError(f"export job {job.id} is {job.status.value} and cannot be "
                             "cancelled")
+    await session.commit()  # the connection goes back to the pool while Prefect answers
     state = None
     if job.flow_run_id is not None:
         state = await _cancel_flow_run(job.flow_run_id)

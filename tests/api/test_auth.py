@@ -69,6 +69,15 @@ async def everything(session: UserSession) -> dict[str, object]:
     }
 
 
+@probe.get("/everything-after-a-commit")
+async def everything_after_a_commit(session: UserSession) -> dict[str, object]:
+    """The same in a second transaction: the first is committed, giving the connection
+    back, as a handler does before a slow call."""
+    await session.execute(text("SELECT 1"))
+    await session.commit()
+    return await everything(session)
+
+
 def make_app() -> FastAPI:
     app = create_app()
     app.include_router(probe)
@@ -239,3 +248,13 @@ async def test_on_postgresql_a_session_sees_only_the_callers_rows(postgres_api: 
     assert bob == {"role": "authenticated", "uid": str(BOB), "projects": [str(BOB)],
                    "profiles": [str(BOB)]}
     assert await count(postgres_api, select(func.count()).select_from(Project)) == 2
+
+
+async def test_after_a_commit_the_session_still_acts_as_the_caller(postgres_api: str) -> None:
+    for user in (ADA, BOB):
+        assert (await call("POST", "/probe/projects", headers=bearer(user))).status_code == 201
+
+    ada = (await call("GET", "/probe/everything-after-a-commit", headers=bearer(ADA))).json()
+
+    assert ada == {"role": "authenticated", "uid": str(ADA), "projects": [str(ADA)],
+                   "profiles": [str(ADA)]}

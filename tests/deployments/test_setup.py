@@ -43,3 +43,27 @@ async def test_the_work_pool_is_a_process_pool_whose_on_demand_queue_goes_first(
     assert pool.type == "process"
     assert pool.base_job_template["job_configuration"]["command"]
     assert {name: queues[name] for name in QUEUE_PRIORITIES} == QUEUE_PRIORITIES
+
+
+async def test_runs_that_go_silent_are_crashed_by_an_automation_made_once(configure):
+    from deployments.setup import LOST_RUN_AUTOMATION, ensure_lost_run_automation
+
+    configure(LOST_RUN_AFTER_S="300")
+    await ensure_lost_run_automation()
+    async with get_client() as client:
+        [first] = await client.read_automations_by_name(LOST_RUN_AUTOMATION)
+    await ensure_lost_run_automation()  # again: nothing to change
+    async with get_client() as client:
+        [made] = await client.read_automations_by_name(LOST_RUN_AUTOMATION)
+    assert made.id == first.id
+    assert made.enabled and made.trigger.within.total_seconds() == 300
+    assert made.trigger.after == {"prefect.flow-run.heartbeat"}
+    assert "prefect.flow-run.Completed" in made.trigger.expect
+    assert [action.state.value for action in made.actions] == ["CRASHED"]
+
+    await ensure_lost_run_automation(after_s=900)  # changed: replaced, not added
+    async with get_client() as client:
+        [changed] = await client.read_automations_by_name(LOST_RUN_AUTOMATION)
+    assert changed.trigger.within.total_seconds() == 900
+    async with get_client() as client:
+        await client.delete_automation(changed.id)

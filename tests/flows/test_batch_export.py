@@ -59,7 +59,7 @@ async def test_a_batch_renders_every_queued_job_as_a_child_run_a_bounded_number_
     async with session_scope() as session:
         on_demand = (await jobs.create_job(session, spec={"script": SCRIPT})).id
 
-    async with render_runner(tmp_path / "runner.log") as deployment_id:
+    async with render_runner(tmp_path / "runner.log") as runner:
         result = await batch_export(poll_s=0.2)
 
     assert result.started == 3 and result.ended == {"completed": 3}
@@ -69,7 +69,7 @@ async def test_a_batch_renders_every_queued_job_as_a_child_run_a_bounded_number_
     assert [job.status for job in done] == [JobStatus.completed] * 3
     assert all(job.video_key for job in done)
     assert untouched.status == JobStatus.queued and untouched.flow_run_id is None
-    runs = await runs_of(deployment_id, queued)
+    runs = await runs_of(runner.deployment_id, queued)
     assert sorted(run.id for run in runs) == sorted(job.flow_run_id for job in done)
     assert {run.idempotency_key for run in runs} == {str(job_id) for job_id in queued}
     assert all(run.parent_task_run_id is not None for run in runs)  # children of the batch

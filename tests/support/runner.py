@@ -1,8 +1,10 @@
-"""A Prefect runner in a process of its own that serves the render deployment, as
-``aura serve`` or a worker does, against the test's Prefect API and settings.
+"""A Prefect runner in a process of its own that serves the render deployment (and,
+when asked, the batch export), as ``aura serve`` or a worker does, against the test's
+Prefect API and settings.
 
-    async with render_runner() as deployment_id:
+    async with render_runner(tmp_path / "runner.log") as runner:
         ...   # runs of script-to-video/render are picked up and executed
+        runner.pid, runner.deployment_id
 
 Flow runs are executed in subprocesses of the runner with the test's environment
 (AURA_* from ``configure``), so they use the test's database and storage. Runs of the
@@ -21,22 +23,36 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
 
-_SERVE_RENDER = """
+_SERVE = """
 from prefect import serve
+from flows.batch_export import batch_export
 from flows.script_to_video import script_to_video
-serve(script_to_video.to_deployment(name="render", tags=["aurastudio"]), limit={limit})
+served = [script_to_video.to_deployment(name="render", tags=["aurastudio"])]
+if {with_batch}:  # no schedule here: the test starts its runs itself
+    served.append(batch_export.to_deployment(name="batch-export", tags=["aurastudio"]))
+serve(*served, limit={limit})
 """
 
 
+@dataclass(frozen=True)
+class Runner:
+    pid: int
+    deployment_id: uuid.UUID
+    """The render deployment's id."""
+
+
 @asynccontextmanager
-async def render_runner(log_path: Path, *, limit: int = 4) -> AsyncIterator[uuid.UUID]:
-    """Serve ``script-to-video/render`` (at most ``limit`` runs at once); yields its id."""
+async def render_runner(log_path: Path, *, limit: int = 4,
+                        with_batch: bool = False) -> AsyncIterator[Runner]:
+    """Serve ``script-to-video/render``, and ``batch-export/batch-export`` if
+    ``with_batch``, running at most ``limit`` flow runs at once."""
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL
 
@@ -46,7 +62,8 @@ async def render_runner(log_path: Path, *, limit: int = 4) -> AsyncIterator[uuid
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()),
            "PYTHONPATH": str(ROOT)}
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-c", _SERVE_RENDER.format(limit=limit)],
+        code = _SERVE.format(limit=limit, with_batch=with_batch)
+        process = subprocess.Popen([sys.executable, "-c", code],
                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     try:
@@ -58,7 +75,7 @@ async def render_runner(log_path: Path, *, limit: int = 4) -> AsyncIterator[uuid
             await asyncio.sleep(0.2)
         async with get_client() as client:
             deployment = await client.read_deployment_by_name(RENDER_DEPLOYMENT)
-        yield deployment.id
+        yield Runner(pid=process.pid, deployment_id=deployment.id)
     finally:
         process.send_signal(signal.SIGINT)  # the runner stops cleanly on Ctrl-C only
         try:

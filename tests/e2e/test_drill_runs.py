@@ -1,0 +1,192 @@
+"""Fault drills of operations, with real processes: a Prefect runner executes the render
+deployment in subprocesses (as a worker does), the API starts exports over HTTP.
+
+1. A render whose process is killed with SIGKILL mid-way ends completed after a restart;
+   the voice is not synthesized again, and no partial MP4 is ever visible in storage.
+3. Fifty exports requested at once over HTTP all complete, each by exactly one flow
+   run, and every export_jobs row agrees with its Prefect flow run.
+4. A batch-export run drains twenty queued batch jobs.
+
+(Drill 2, a flaky cloud, is tests/e2e/test_drill_flaky_cloud.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from prefect.artifacts import Artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+
+from core.db import session_scope
+from core.settings import get_settings
+from models import jobs
+from models.domain import JobStatus
+from tasks.publish.report import progress_key
+from tests.support.api import ADA, Api
+from tests.support.media import probe_mp4
+from tests.support.runner import Runner, render_runner
+
+pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.drill,
+              pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+
+WAIT_S = 420.0
+LONG_SCRIPT = " ".join(
+    f"[joy] This is sentence number {n} of a take that runs long enough to be killed mid-way."
+    for n in range(1, 7))
+
+
+async def export(http, script: str, **body: object) -> dict:  # noqa: ANN001
+    made = await http.post("/api/projects", headers=Api.bearer(ADA), json={
+        "title": "Drill", "script": script,
+        "settings": {"aspect": "1:1", "quality": "draft"}})
+    assert made.status_code == 201, made.text
+    started = await http.post("/api/export", headers=Api.bearer(ADA),
+                              json={"project_id": made.json()["id"], **body})
+    assert started.status_code == 202, started.text
+    return started.json()
+
+
+async def until(what: str, check, timeout_s: float = WAIT_S, every_s: float = 0.25):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout_s
+    while not (answer := await check()):
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        await asyncio.sleep(every_s)
+    return answer
+
+
+def flow_run_processes(runner: Runner) -> list[int]:
+    """Pids of the runner's child processes (each runs one flow run)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == runner.pid:
+                children.append(int(entry.name))
+    return children
+
+
+def visible_mp4s() -> list[Path]:
+    """Every MP4 under a key of the local storage (temporaries are hidden ``.tmp`` files)."""
+    return sorted(get_settings().storage_dir.rglob("*.mp4"))
+
+
+async def test_drill_1_a_render_killed_mid_way_completes_after_a_restart(api, tmp_path: Path):
+    async with render_runner(tmp_path / "runner.log", limit=1) as runner, \
+            api.client() as http:
+        job = await export(http, LONG_SCRIPT)
+
+        async def rendering() -> bool:
+            try:
+                progress = await Artifact.aget(progress_key(uuid.UUID(job["id"])))
+            except Exception:
+                return False
+            return progress is not None and "frames" in (progress.description or "")
+
+        await until("the render to be under way", rendering)
+        mp4s_while_rendering = visible_mp4s()
+        [process] = flow_run_processes(runner)
+        os.kill(process, signal.SIGKILL)
+
+        async def ended() -> dict | None:
+            seen = (await http.get(f"/api/export/{job['id']}", headers=Api.bearer(ADA))).json()
+            return seen if seen["status"] in ("completed", "failed", "cancelled") else None
+
+        final = await until("the restarted render to end", ended, every_s=1.0)
+
+    assert final["status"] == "completed", final
+    assert final["restarts"] == 1 and final["flow_run_id"] != job["flow_run_id"]
+    assert final["steps"]["synthesize_voice"]["reused"] is True  # the voice was kept
+    assert final["steps"]["render_video"]["reused"] is False  # the render was not
+    async with get_client() as client:
+        killed = await client.read_flow_run(uuid.UUID(job["flow_run_id"]))
+    assert killed.state.type.value == "CRASHED"
+    assert mp4s_while_rendering == []  # nothing half-written under a key
+    assert visible_mp4s()  # the render and the published video
+    for path in visible_mp4s():
+        assert probe_mp4(path).video_duration_s > 10
+
+
+async def test_drill_3_fifty_exports_at_once_each_complete_by_exactly_one_run(
+        api, tmp_path: Path):
+    count = 50
+    async with render_runner(tmp_path / "runner.log", limit=4) as runner, \
+            api.client() as http:
+        started = await asyncio.gather(*(export(http, f"Take number {n}.")
+                                         for n in range(count)))
+        ids = [job["id"] for job in started]
+
+        async def all_ended() -> list | None:
+            async with session_scope() as session:
+                rows = [await jobs.get_job(session, job_id) for job_id in ids]
+            return rows if all(row.status in jobs.FINAL_STATUSES for row in rows) else None
+
+        rows = await until("fifty exports to end", all_ended, every_s=2.0)
+        async with get_client() as client:
+            runs = await _runs_of_jobs(client, ids)
+
+    assert [row.status for row in rows] == [JobStatus.completed] * count
+    assert len({job["flow_run_id"] for job in started}) == count
+    by_job = {}
+    for run in runs:
+        by_job.setdefault(run.idempotency_key, []).append(run)
+    assert sorted(by_job) == sorted(ids)  # one run per job, no duplicates
+    assert all(len(found) == 1 for found in by_job.values())
+    for row in rows:
+        [run] = by_job[str(row.id)]
+        assert run.id == row.flow_run_id and run.deployment_id == runner.deployment_id
+        assert run.state.type.value == "COMPLETED"
+        assert run.parameters["job_id"] == str(row.id)
+        assert row.video_key and row.progress == 1.0
+
+
+async def test_drill_4_a_batch_export_run_drains_twenty_queued_jobs(api, configure,
+                                                                     tmp_path: Path):
+    configure(BATCH_CONCURRENCY="2")
+    count = 20
+    async with api.client() as http:
+        queued = [await export(http, f"Batch take {n}.", batch=True) for n in range(count)]
+    assert all(job["status"] == "queued" and job["flow_run_id"] is None for job in queued)
+
+    async with render_runner(tmp_path / "runner.log", limit=4, with_batch=True):
+        async with get_client() as client:
+            deployment = await client.read_deployment_by_name("batch-export/batch-export")
+            batch_run = await client.create_flow_run_from_deployment(deployment.id)
+
+        async def batch_ended():  # noqa: ANN202
+            async with get_client() as client:
+                run = await client.read_flow_run(batch_run.id)
+            return run if run.state is not None and run.state.is_final() else None
+
+        finished = await until("the batch export to end", batch_ended, every_s=1.0)
+
+    assert finished.state.type.value == "COMPLETED", finished.state
+    async with session_scope() as session:
+        rows = [await jobs.get_job(session, job["id"]) for job in queued]
+    assert [row.status for row in rows] == [JobStatus.completed] * count
+    async with get_client() as client:
+        children = await _runs_of_jobs(client, [job["id"] for job in queued])
+    assert len(children) == count and {run.state.type.value for run in children} == {"COMPLETED"}
+    assert sorted(run.id for run in children) == sorted(row.flow_run_id for row in rows)
+    async with get_client() as client:
+        parents = {(await client.read_task_run(run.parent_task_run_id)).flow_run_id
+                   for run in children}
+    assert parents == {batch_run.id}  # every render is a child of the batch run
+
+
+async def _runs_of_jobs(client, job_ids: list[str]) -> list:  # noqa: ANN001
+    runs = []
+    for job_id in job_ids:
+        runs += await client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            tags=FlowRunFilterTags(all_=[f"job:{job_id}"])))
+    return runs
+
