@@ -14,8 +14,9 @@ there are GPU slots (``AURA_GPU_SLOTS``, the ``gpu`` concurrency limit around ev
 render), and on a work pool the ``on-demand`` queue has the higher priority, so a worker
 with both kinds waiting takes the on-demand run first.
 
-Cancelling a batch-export run in the Prefect UI cancels its child runs with it; the
-jobs of those children end cancelled (flows/runs.py settles them).
+Cancelling a batch-export run in the Prefect UI cancels its child runs with it (its
+``on_cancellation`` hook, at once); the jobs of those children end cancelled when they
+are next read or settled, and the jobs it had not started yet wait for the next run.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import uuid
 from collections import Counter
 
 from prefect import flow, get_run_logger
+from prefect.client.schemas.objects import FlowRun
+from prefect.logging.loggers import flow_run_logger
 from pydantic import BaseModel, ValidationError
 
 from core.db import session_scope
@@ -32,6 +35,7 @@ from core.settings import get_settings
 from flows.runs import (
     BATCH_QUEUE,
     RenderRequest,
+    cancel_children,
     read_flow_run,
     reread,
     settle,
@@ -56,7 +60,13 @@ class BatchExportResult(BaseModel):
     """Other jobs brought in line with their ended flow runs before the batch began."""
 
 
-@flow(name="batch-export", log_prints=True)
+async def _cancel_renders(flow: object, flow_run: FlowRun, state: object) -> None:
+    """on_cancellation hook (Prefect calls hooks with these keyword arguments)."""
+    asked = await cancel_children(flow_run.id, "its batch export was cancelled")
+    flow_run_logger(flow_run).info("Cancelled %d render run(s) of this batch export", asked)
+
+
+@flow(name="batch-export", log_prints=True, on_cancellation=[_cancel_renders])
 async def batch_export(max_jobs: int = 100, poll_s: float = POLL_S) -> BatchExportResult:
     """Render up to ``max_jobs`` queued batch jobs, ``AURA_BATCH_CONCURRENCY`` at a time.
 

@@ -14,12 +14,14 @@ that moves after every step and during the render, and a markdown report at the 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 from uuid import UUID
 
 from prefect import flow, get_run_logger
+from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
@@ -28,11 +30,17 @@ from core.errors import AuraError
 from core.settings import Settings, get_settings
 from models import jobs
 from models.domain import PublishedVideo, RenderSpec
+from models.jobs import JobStateError
 from tasks.emotion import tag_emotions
 from tasks.lipsync import align_lipsync, sync_lips
 from tasks.lipsync.resync import check_ready as check_sync_labs_ready
 from tasks.publish import notify, upload_video
-from tasks.publish.notify import report_failed, report_running, report_step
+from tasks.publish.notify import (
+    report_cancelled,
+    report_failed,
+    report_running,
+    report_step,
+)
 from tasks.publish.report import (
     RenderProgress,
     completed_report,
@@ -182,8 +190,14 @@ async def script_to_video(script: str, spec: RenderSpec | None = None,
             await steps.run("notify", notify(job_id, published), record=False)
     except BaseException as exc:
         reason = describe_failure(exc)
+        cancelled = isinstance(exc, asyncio.CancelledError | TerminationSignal)
+        if cancelled:  # the runner stops a cancelled run's process with SIGTERM
+            reason = "the render was cancelled"
         try:
-            await report_failed(job_id, reason)
+            await (report_cancelled(job_id, reason) if cancelled
+                   else report_failed(job_id, reason))
+        except JobStateError:
+            pass  # it ended already: cancelled through the API, say
         except Exception:  # the original failure matters more than the bookkeeping
             logger.exception("Could not mark job %s as failed", job_id)
         await publish_report(job_id, failed_report(job_id=job_id, step=steps.running,

@@ -7,6 +7,9 @@ deployment in subprocesses (as a worker does), the API starts exports over HTTP.
    run, and every export_jobs row agrees with its Prefect flow run.
 4. A batch-export run drains twenty queued batch jobs.
 
+And cancelling: a running export stops its process and gives back its GPU slot; a
+cancelled batch export cancels the renders it started.
+
 (Drill 2, a flaky cloud, is tests/e2e/test_drill_flaky_cloud.py.)
 """
 
@@ -23,12 +26,15 @@ import pytest
 from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+from prefect.states import Cancelling
 
 from core.db import session_scope
 from core.settings import get_settings
+from deployments.setup import ensure_gpu_limit
 from models import jobs
 from models.domain import JobStatus
 from tasks.publish.report import progress_key
+from tasks.render import GPU_LIMIT
 from tests.support.api import ADA, Api
 from tests.support.media import probe_mp4
 from tests.support.runner import Runner, render_runner
@@ -37,6 +43,8 @@ pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.drill,
               pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
 WAIT_S = 420.0
+FIFTY_WAIT_S = 1000.0
+"""Fifty renders, each in a fresh process, on this 2-core machine: about 5 minutes."""
 LONG_SCRIPT = " ".join(
     f"[joy] This is sentence number {n} of a take that runs long enough to be killed mid-way."
     for n in range(1, 7))
@@ -116,6 +124,7 @@ async def test_drill_1_a_render_killed_mid_way_completes_after_a_restart(api, tm
         assert probe_mp4(path).video_duration_s > 10
 
 
+@pytest.mark.timeout(FIFTY_WAIT_S + 200)
 async def test_drill_3_fifty_exports_at_once_each_complete_by_exactly_one_run(
         api, tmp_path: Path):
     count = 50
@@ -130,7 +139,7 @@ async def test_drill_3_fifty_exports_at_once_each_complete_by_exactly_one_run(
                 rows = [await jobs.get_job(session, job_id) for job_id in ids]
             return rows if all(row.status in jobs.FINAL_STATUSES for row in rows) else None
 
-        rows = await until("fifty exports to end", all_ended, every_s=2.0)
+        rows = await until("fifty exports to end", all_ended, FIFTY_WAIT_S, every_s=2.0)
         async with get_client() as client:
             runs = await _runs_of_jobs(client, ids)
 
@@ -181,6 +190,82 @@ async def test_drill_4_a_batch_export_run_drains_twenty_queued_jobs(api, configu
         parents = {(await client.read_task_run(run.parent_task_run_id)).flow_run_id
                    for run in children}
     assert parents == {batch_run.id}  # every render is a child of the batch run
+
+
+async def gpu_slots_taken() -> int:
+    async with get_client() as client:
+        return (await client.read_global_concurrency_limit_by_name(GPU_LIMIT)).active_slots
+
+
+async def flow_run_state(flow_run_id: uuid.UUID | str) -> str:
+    async with get_client() as client:
+        run = await client.read_flow_run(uuid.UUID(str(flow_run_id)))
+    return run.state.type.value
+
+
+@pytest.fixture
+async def one_gpu_slot():
+    await ensure_gpu_limit(1)
+    yield
+    async with get_client() as client:
+        await client.delete_global_concurrency_limit_by_name(GPU_LIMIT)
+
+
+async def test_cancelling_a_running_export_stops_it_and_gives_back_its_gpu_slot(
+        api, one_gpu_slot, tmp_path: Path):
+    async with render_runner(tmp_path / "runner.log", limit=1) as runner, \
+            api.client() as http:
+        job = await export(http, LONG_SCRIPT)
+        await until("the render to hold the slot", lambda: _equals(gpu_slots_taken, 1))
+        cancelled = await http.post(f"/api/export/{job['id']}/cancel",
+                                    headers=Api.bearer(ADA))
+        await until("the run to be cancelled",
+                    lambda: _equals(lambda: flow_run_state(job["flow_run_id"]), "CANCELLED"))
+        await until("the slot to be free", lambda: _equals(gpu_slots_taken, 0))
+        left = flow_run_processes(runner)
+
+    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["flow_run_state"] == "CANCELLING"
+    assert left == []  # the render's process is gone
+
+
+async def test_cancelling_a_batch_export_cancels_the_renders_it_started(api, configure,
+                                                                        tmp_path: Path):
+    configure(BATCH_CONCURRENCY="2")
+    async with api.client() as http:
+        queued = [await export(http, LONG_SCRIPT + f" Take {n}.", batch=True)
+                  for n in range(3)]
+    async with render_runner(tmp_path / "runner.log", limit=4, with_batch=True), \
+            api.client() as http:
+        async with get_client() as client:
+            deployment = await client.read_deployment_by_name("batch-export/batch-export")
+            batch_run = await client.create_flow_run_from_deployment(deployment.id)
+
+        async def two_rendering() -> list | None:
+            async with session_scope() as session:
+                rows = [await jobs.get_job(session, job["id"]) for job in queued]
+            going = [row for row in rows if row.status == JobStatus.running]
+            return going if len(going) == 2 else None
+
+        going = await until("two renders to run", two_rendering)
+        async with get_client() as client:
+            await client.set_flow_run_state(batch_run.id, Cancelling(message="drill"),
+                                            force=True)
+        for row in going:
+            await until("the render to be cancelled", lambda row=row: _equals(
+                lambda: flow_run_state(row.flow_run_id), "CANCELLED"), timeout_s=120)
+        seen = [(await http.get(f"/api/export/{job['id']}", headers=Api.bearer(ADA))).json()
+                for job in queued]
+
+    started = {str(row.id) for row in going}
+    assert [job["status"] for job in seen if job["id"] in started] == ["cancelled"] * 2
+    [waiting] = [job for job in seen if job["id"] not in started]
+    assert waiting["status"] == "queued" and waiting["flow_run_id"] is None  # next batch
+    assert await flow_run_state(batch_run.id) == "CANCELLED"
+
+
+async def _equals(read, expected) -> bool:  # noqa: ANN001
+    return await read() == expected
 
 
 async def _runs_of_jobs(client, job_ids: list[str]) -> list:  # noqa: ANN001

@@ -1,12 +1,16 @@
-"""A stand-in for OpenAI's Chat Completions API: replies as the API does, and a loopback
-server that serves them on a real socket (fixture ``openai_loopback``)."""
+"""A stand-in for OpenAI's Chat Completions API: replies as the API does, a loopback
+server that serves them on a real socket (fixture ``openai_loopback``), and a flaky cloud
+that refuses a seeded share of calls (:class:`Flaky`)."""
 
 from __future__ import annotations
 
 import http.server
 import json
+import random
 import re
-from collections.abc import Iterator
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -78,3 +82,44 @@ def openai_loopback() -> Iterator[http.server.ThreadingHTTPServer]:
     test sets ``openai_loopback.reply``."""
     with serve(answering()) as server:
         yield server
+
+
+class Flaky:
+    """A stand-in that refuses a seeded share of calls with 429 (rate limited) or 503
+    (overloaded), as OpenAI does, and answers the others with ``answer``.
+
+    Whether a call is refused is drawn from ``random.Random(f"{seed}/{body}/{n}")``, where
+    ``body`` is the request's body and ``n`` counts earlier calls with that body: a retry
+    draws afresh, and the same requests meet the same refusals in whatever order
+    concurrent jobs send them. ``calls`` and ``refusals`` (the statuses sent) are kept.
+    """
+
+    def __init__(self, share: float, *, seed: int,
+                 answer: Callable[[httpx.Request], httpx.Response] | None = None):
+        if not 0.0 <= share < 1.0:
+            raise ValueError(f"share must be in [0, 1), got {share}")
+        self.share = share
+        self.seed = seed
+        self.answer = answer or answering()
+        self.calls = 0
+        self.refusals: list[int] = []
+        self._seen: Counter[bytes] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:  # the loopback server answers each call on its own thread
+            n = self._seen[request.content]
+            self._seen[request.content] += 1
+            self.calls += 1
+            draw = random.Random(f"{self.seed}/{request.content.decode()}/{n}")
+            refused = draw.random() < self.share
+            status = 429 if draw.random() < 0.5 else 503
+            if refused:
+                self.refusals.append(status)
+        if not refused:
+            return self.answer(request)
+        if status == 429:
+            return api_error(429, "Rate limit reached for gpt-4o in organization org-aura on "
+                             "requests per min (RPM): Limit 500, Used 500, Requested 1. "
+                             "Please try again in 120ms.", "requests", "rate_limit_exceeded")
+        return api_error(503, "The server is overloaded or not ready yet.", "server_error")
