@@ -30,7 +30,6 @@ from prefect.states import Cancelling
 
 from core.db import session_scope
 from core.settings import get_settings
-from deployments.setup import ensure_gpu_limit
 from models import jobs
 from models.domain import JobStatus
 from tasks.publish.report import progress_key
@@ -203,12 +202,6 @@ async def flow_run_state(flow_run_id: uuid.UUID | str) -> str:
     return run.state.type.value
 
 
-@pytest.fixture
-async def one_gpu_slot():
-    await ensure_gpu_limit(1)
-    yield
-    async with get_client() as client:
-        await client.delete_global_concurrency_limit_by_name(GPU_LIMIT)
 
 
 async def test_cancelling_a_running_export_stops_it_and_gives_back_its_gpu_slot(

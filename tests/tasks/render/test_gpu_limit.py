@@ -11,7 +11,6 @@ from prefect.client.orchestration import get_client
 from prefect.concurrency.asyncio import concurrency
 
 from core.db import session_scope
-from deployments.setup import ensure_gpu_limit
 from flows.script_to_video import create_export_job, script_to_video
 from models import jobs
 from models.domain import JobStatus, RenderSpec
@@ -38,12 +37,6 @@ async def until_step(job_id, step: str) -> None:  # noqa: ANN001
         await asyncio.sleep(0.1)
 
 
-@pytest.fixture
-async def one_gpu_slot():
-    await ensure_gpu_limit(1)
-    yield
-    async with get_client() as client:
-        await client.delete_global_concurrency_limit_by_name(GPU_LIMIT)
 
 
 async def test_a_render_waits_while_every_gpu_slot_is_taken(configure, one_gpu_slot):
