@@ -87,6 +87,7 @@ async def bend_voice(
     await check_content(data, sniffed)
     storage = get_storage()
     name = safe_display_name(file.filename)
+    await session.commit()  # the connection goes back to the pool while the flow runs
     async with StagedFiles(storage) as staged:
         source = await staged.put_asset(user.id, data, sniffed)
         result = await trickster(source.key, preset, user_id=user.id, **explicit)

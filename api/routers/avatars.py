@@ -151,15 +151,14 @@ async def create_avatar(
 
 
 async def _let_the_flow_write(session: AsyncSession) -> None:
-    """Make sure the request's transaction does not keep the flow from writing.
+    """Commit what the request wrote so far (the caller's profile, on their first
+    request) before the flow runs.
 
     SQLite has one writer at a time and the flow writes the avatar from its own
-    connection, so what this request wrote so far (the caller's profile, on their first
-    request) is committed first. On PostgreSQL the transaction stays open: the caller's
-    identity is set inside it, and none of its rows stands in the flow's way.
+    connection; and the connection goes back to the pool for the seconds the flow takes.
+    The session's next transaction acts as the caller again (api/deps.py).
     """
-    if session.bind.dialect.name == "sqlite":
-        await session.commit()
+    await session.commit()
 
 
 async def _discard_avatar(storage: Storage, avatar_id: uuid.UUID, user_id: uuid.UUID) -> None:
