@@ -27,6 +27,7 @@ import urllib.request
 from dataclasses import dataclass, field
 
 from core.errors import AuraError
+from flows.runs import RENDER_DEPLOYMENT
 
 STARTUP_TIMEOUT_S = 180.0
 """How long the Prefect server and the API may take to answer their health checks."""
@@ -128,6 +129,9 @@ def serve(*, host: str, port: int, prefect_port: int, workers: int = 1,
             wait_until_up(f"{env['PREFECT_API_URL']}/health", supervisor, "the Prefect server")
         if runner:
             supervisor.start("the runner", [sys.executable, "-m", "deployments.serve"], env)
+            # Ready once its deployments exist: an export before that could not start.
+            wait_until_up(f"{env['PREFECT_API_URL']}/deployments/name/{RENDER_DEPLOYMENT}",
+                          supervisor, "the runner")
         supervisor.start("the API", [
             sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
             "--host", host, "--port", str(port), "--workers", str(workers),

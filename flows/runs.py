@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.db import session_scope
+from core.errors import TransientError
 from core.settings import get_settings
 from models import jobs
 from models.domain import RenderSpec
@@ -205,10 +206,17 @@ async def _run_deployment(parameters: dict[str, Any], *, idempotency_key: str,
                           deployment_id: uuid.UUID | None = None) -> Any:
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
 
     async with get_client() as client:
-        deployment = await (client.read_deployment(deployment_id) if deployment_id
-                            else client.read_deployment_by_name(RENDER_DEPLOYMENT))
+        try:
+            deployment = await (client.read_deployment(deployment_id) if deployment_id
+                                else client.read_deployment_by_name(RENDER_DEPLOYMENT))
+        except ObjectNotFound:
+            raise TransientError(
+                f"the deployment {RENDER_DEPLOYMENT!r} is not on the Prefect server (yet): "
+                "run `aura serve`, or `make deploy` and a worker", provider="prefect",
+            ) from None
     return await run_deployment(
         deployment.id, parameters=parameters, timeout=0, idempotency_key=idempotency_key,
         as_subflow=as_subflow, tags=tags,
