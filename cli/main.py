@@ -29,10 +29,11 @@ import asyncio
 import json
 import os
 import sys
+import uuid
 from pathlib import Path
 from typing import Any, NoReturn
 
-from core.errors import AuraError, InputError
+from core.errors import AuraError, InputError, TransientError
 from models.domain import RenderSpec
 
 ASPECTS = ("9:16", "16:9", "1:1")
@@ -488,9 +489,13 @@ async def _render(script: str, spec: RenderSpec, output: Path, *, show_bars: boo
             async with session_scope() as session:
                 await choose_voice(session, voice, effect)
         job_id = await create_export_job(spec)
-        with StepProgress(job_id, enabled=show_bars):
-            result = await script_to_video(script, spec, job_id=job_id, voice=voice,
-                                           effect=effect)
+        try:
+            with StepProgress(job_id, enabled=show_bars):
+                result = await script_to_video(script, spec, job_id=job_id, voice=voice,
+                                               effect=effect)
+        except Exception as exc:
+            await _fail_if_never_started(job_id, exc)
+            raise
         output.parent.mkdir(parents=True, exist_ok=True)
         partial = output.with_name(f".{output.name}.part")
         await asyncio.to_thread(get_storage().download, result.video.key, partial)
@@ -499,6 +504,25 @@ async def _render(script: str, spec: RenderSpec, output: Path, *, show_bars: boo
         await dispose_engines()
     return {"video": str(output), "duration_s": round(result.duration_s, 3),
             "job_id": str(result.job_id)}
+
+
+async def _fail_if_never_started(job_id: uuid.UUID, exc: Exception) -> None:
+    """End a job whose flow run never began (the Prefect API could not be reached, say):
+    it is marked failed with the reason, not left queued, and the reason is raised as
+    one plain line. A flow that began has ended its job itself."""
+    from core.db import session_scope
+    from models import jobs
+    from models.domain import JobStatus
+    from tasks.publish.notify import report_failed
+
+    async with session_scope() as session:
+        status = (await jobs.get_job(session, job_id)).status
+    if status != JobStatus.queued:
+        return
+    reason = f"the render could not start: {exc}"
+    await report_failed(job_id, reason)
+    if not isinstance(exc, AuraError):
+        raise TransientError(reason, provider="prefect") from exc
 
 
 if __name__ == "__main__":

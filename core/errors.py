@@ -52,6 +52,8 @@ class ProviderError(AuraError):
     def __init__(self, message: str, *, provider: str, status_code: int | None = None):
         self.provider = provider
         self.status_code = status_code
+        self.reason = message
+        """The message without the provider's name in front."""
         super().__init__(f"{provider}: {message}")
 
 

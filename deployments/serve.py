@@ -40,10 +40,16 @@ def deployments() -> list:
                                              tags=["aurastudio", "avatar"])]
 
 
+async def prepare() -> None:
+    """What the served flows need before the first run: the database's tables, the
+    ``gpu`` concurrency limit and the automation that ends lost runs."""
+    await upgrade_database()
+    await ensure_gpu_limit()
+    await ensure_lost_run_automation()
+
+
 def main() -> None:
-    asyncio.run(upgrade_database())
-    asyncio.run(ensure_gpu_limit())
-    asyncio.run(ensure_lost_run_automation())
+    asyncio.run(prepare())
     serve(*deployments())
 
 

@@ -150,6 +150,20 @@ async def settle_stalled_jobs(*, limit: int = 500) -> int:
     return changed
 
 
+async def cancel_flow_run(flow_run_id: uuid.UUID, reason: str) -> str | None:
+    """Cancel one flow run for real; returns its state type afterwards (None if unknown).
+
+    A run that has not started is ``Cancelled`` at once; a running (or paused) one is set
+    ``Cancelling``, and its runner or worker stops the process. A run that has ended is
+    left as it is.
+    """
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        flow_run = await client.read_flow_run(flow_run_id)
+        return await _cancel(client, flow_run, reason)
+
+
 async def cancel_children(parent_flow_run_id: uuid.UUID, reason: str) -> int:
     """Cancel the unfinished child runs of a flow run; returns how many were asked.
 
@@ -159,25 +173,30 @@ async def cancel_children(parent_flow_run_id: uuid.UUID, reason: str) -> int:
     """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
-    from prefect.client.schemas.objects import StateType
-    from prefect.states import Cancelled, Cancelling
 
     async with get_client() as client:
         children = await client.read_flow_runs(flow_run_filter=FlowRunFilter(
             parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent_flow_run_id])))
         asked = 0
         for child in children:
-            kind = child.state.type if child.state is not None else None
-            if kind in (StateType.SCHEDULED, StateType.PENDING, None):
-                await client.set_flow_run_state(child.id, Cancelled(message=reason),
-                                                force=True)
-            elif kind in (StateType.RUNNING, StateType.PAUSED):
-                await client.set_flow_run_state(child.id, Cancelling(message=reason),
-                                                force=True)
-            else:
-                continue
-            asked += 1
+            before = state_name(child)
+            asked += await _cancel(client, child, reason) != before
     return asked
+
+
+async def _cancel(client: Any, flow_run: Any, reason: str) -> str | None:
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled, Cancelling
+
+    kind = flow_run.state.type if flow_run.state is not None else None
+    if kind in (StateType.SCHEDULED, StateType.PENDING, None):
+        new_state = Cancelled(message=reason)
+    elif kind in (StateType.RUNNING, StateType.PAUSED):
+        new_state = Cancelling(message=reason)
+    else:
+        return kind.value
+    await client.set_flow_run_state(flow_run.id, new_state, force=True)
+    return new_state.type.value
 
 
 async def reread(job_id: uuid.UUID) -> ExportJob:

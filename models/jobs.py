@@ -154,11 +154,20 @@ async def mark_running(
     A job that is already running (a retried flow run) stays running and keeps its
     ``started_at``; ``flow_run_id``, when given, replaces the one recorded.
 
+    A **failed** job whose own flow run starts again (an operator pressed "Retry" on the
+    failed run in the Prefect UI) is running again: its error and ``finished_at`` are
+    cleared and it keeps the progress it had reached. Another flow run cannot reopen it.
+
     Raises:
         JobNotFoundError: no job has that id.
-        JobStateError: the job is completed or failed.
+        JobStateError: the job is completed or cancelled, or failed in another run.
     """
     job = await _load_for_update(session, job_id)
+    if job.status == JobStatus.failed and flow_run_id is not None \
+            and flow_run_id == job.flow_run_id:
+        job.status = JobStatus.running
+        job.error = None
+        job.finished_at = None
     _move(job, JobStatus.running, "be marked running")
     if job.started_at is None:
         job.started_at = utc_now()

@@ -32,12 +32,13 @@ from starlette.responses import FileResponse
 from api.deps import AUTH_RESPONSES, CurrentUser, UserSession
 from api.routers.projects import check_settings
 from core.db import session_scope
-from core.errors import InputError, TransientError
+from core.errors import InputError, ProviderError, TransientError
 from core.settings import get_settings
 from core.storage import LocalStorage, get_storage
 from flows.runs import (
     ON_DEMAND_QUEUE,
     RenderRequest,
+    cancel_flow_run,
     read_flow_run,
     reread,
     settle,
@@ -56,7 +57,6 @@ router = APIRouter(prefix="/api/export", tags=["export"], responses=AUTH_RESPONS
 
 VIDEO_URL_EXPIRY_S = 3600
 """Lifetime of a presigned video URL (S3 storage)."""
-
 
 
 class ExportIn(BaseModel):
@@ -135,7 +135,8 @@ async def start_export(body: ExportIn, user: CurrentUser,
     try:
         flow_run = await start_render(job, request, queue=ON_DEMAND_QUEUE)
     except Exception as exc:
-        reason = f"the render could not be started: {exc}"
+        why = exc.reason if isinstance(exc, ProviderError) else str(exc) or type(exc).__name__
+        reason = f"the render could not be started: {why}"
         await report_failed(job.id, reason)
         raise TransientError(reason, provider="prefect") from exc
     return ExportJobOut.of(await reread(job.id), state_name(flow_run))
@@ -179,7 +180,7 @@ async def cancel_export(job_id: uuid.UUID, user: CurrentUser,
     await session.commit()  # the connection goes back to the pool while Prefect answers
     state = None
     if job.flow_run_id is not None:
-        state = await _cancel_flow_run(job.flow_run_id)
+        state = await cancel_flow_run(job.flow_run_id, "cancelled through the API")
     await report_cancelled(job.id, "cancelled by the user")
     return ExportJobOut.of(await reread(job.id), state)
 
@@ -205,23 +206,3 @@ class JobEndedError(InputError):
     """The job's status does not allow what was asked (409)."""
 
     http_status = 409
-
-
-# -- Prefect ------------------------------------------------------------------------
-
-async def _cancel_flow_run(flow_run_id: uuid.UUID) -> str | None:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.objects import StateType
-    from prefect.states import Cancelled, Cancelling
-
-    async with get_client() as client:
-        flow_run = await client.read_flow_run(flow_run_id)
-        kind = flow_run.state.type if flow_run.state is not None else None
-        if kind in (StateType.SCHEDULED, StateType.PENDING, None):
-            new_state = Cancelled(message="cancelled through the API")
-        elif kind in (StateType.RUNNING, StateType.PAUSED):
-            new_state = Cancelling(message="cancelled through the API")
-        else:
-            return kind.value
-        await client.set_flow_run_state(flow_run_id, new_state, force=True)
-        return new_state.type.value

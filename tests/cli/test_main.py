@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +19,10 @@ from tests.support.media import probe_mp4
 AURA = Path(sys.executable).with_name("aura")
 
 
-def run_aura(*args: str, home: Path, cwd: Path,
-             timeout_s: float = 60) -> subprocess.CompletedProcess:
-    env = {**os.environ, "AURA_HOME": str(home), "PREFECT_HOME": str(home / "prefect")}
+def run_aura(*args: str, home: Path, cwd: Path, timeout_s: float = 60,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "AURA_HOME": str(home), "PREFECT_HOME": str(home / "prefect"),
+           **(env or {})}
     env.pop("AURA_DATABASE_URL", None)
     return subprocess.run([str(AURA), *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout_s, stdin=subprocess.DEVNULL)
@@ -250,3 +252,20 @@ def test_token_prints_one_jwt_for_the_named_user_signed_with_the_local_secret(wo
     assert claims.exp - claims.iat == 24 * 3600
     shorter = decode_token(minute.stdout.strip(), secret)
     assert shorter.sub == claims.sub and shorter.exp - shorter.iat == 60
+
+
+def test_a_render_that_cannot_reach_prefect_fails_its_job_in_one_line(workdir):
+    (workdir / "hello.txt").write_text("Hello there.\n")
+    result = run_aura("render", "hello.txt", "-o", "hello.mp4", "--quality", "draft",
+                      home=workdir / "home", cwd=workdir,
+                      env={"PREFECT_API_URL": "http://127.0.0.1:9/api",  # nothing listens
+                           "PREFECT_CLIENT_MAX_RETRIES": "0"})
+
+    assert result.returncode == 1
+    assert error_line(result) == ("aura: error: prefect: the render could not start: Failed "
+                                  "to reach API at http://127.0.0.1:9/api/")
+    with sqlite3.connect(workdir / "home" / "aura.db") as db:
+        [(status, error)] = db.execute("SELECT status, error FROM export_jobs").fetchall()
+    assert status == "failed"  # not left queued
+    assert error == "the render could not start: Failed to reach API at http://127.0.0.1:9/api/"
+    assert not (workdir / "hello.mp4").exists()

@@ -26,7 +26,7 @@ import pytest
 from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
-from prefect.states import Cancelling
+from prefect.states import AwaitingRetry, Cancelling
 
 from core.db import session_scope
 from core.settings import get_settings
@@ -36,6 +36,7 @@ from tasks.publish.report import progress_key
 from tasks.render import GPU_LIMIT
 from tests.support.api import ADA, Api
 from tests.support.media import probe_mp4
+from tests.support.openai import answering, api_error
 from tests.support.runner import Runner, render_runner
 
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.drill,
@@ -202,6 +203,48 @@ async def flow_run_state(flow_run_id: uuid.UUID | str) -> str:
     return run.state.type.value
 
 
+async def test_a_failed_render_retried_from_the_prefect_ui_completes_its_job(
+        api, configure, openai_loopback, tmp_path: Path):
+    configure(EMOTION="openai", OPENAI__API_KEY="sk-test-retry-0123456789",
+              OPENAI__BASE_URL=f"http://127.0.0.1:{openai_loopback.server_port}/v1")
+    openai_loopback.reply = lambda request: api_error(
+        401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+    async with render_runner(tmp_path / "runner.log", limit=1), api.client() as http:
+        job = await export(http, "A take that fails first.")  # untagged: OpenAI tags it
+
+        async def read() -> dict:
+            return (await http.get(f"/api/export/{job['id']}", headers=Api.bearer(ADA))).json()
+
+        async def failed() -> dict | None:
+            return seen if (seen := await read())["status"] == "failed" else None
+
+        first = await until("the render to fail", failed, timeout_s=180, every_s=1.0)
+        openai_loopback.reply = answering()  # the operator fixed the key
+        async with get_client() as client:  # what the UI's "Retry" button sends
+            retry = await client.set_flow_run_state(uuid.UUID(job["flow_run_id"]),
+                                                    AwaitingRetry(message="Retry from the UI"))
+        assert retry.status.value == "ACCEPT", retry.details
+        ended = await until("the retried run to end",
+                            lambda: _ended_after(job["flow_run_id"], retry.state.timestamp))
+        final = await read()
+        video = await http.get(f"/api/export/{job['id']}/video", headers=Api.bearer(ADA))
+
+    assert "rejected the API key" in first["error"]
+    assert ended == "COMPLETED"
+    assert final["status"] == "completed" and final["error"] is None, final
+    assert final["flow_run_id"] == job["flow_run_id"] and final["restarts"] == 0
+    assert video.status_code == 200
+    (tmp_path / "retried.mp4").write_bytes(video.content)
+    assert probe_mp4(tmp_path / "retried.mp4").video_duration_s > 1
+    assert len(openai_loopback.requests) == 2  # once refused, once answered
+
+
+async def _ended_after(flow_run_id: str, moment) -> str | None:  # noqa: ANN001
+    """The run's final state type, if it reached one after ``moment``."""
+    async with get_client() as client:
+        run = await client.read_flow_run(uuid.UUID(flow_run_id))
+    return run.state.type.value if run.state.is_final() and run.state.timestamp > moment \
+        else None
 
 
 async def test_cancelling_a_running_export_stops_it_and_gives_back_its_gpu_slot(

@@ -144,6 +144,35 @@ async def test_a_retried_flow_run_marks_its_running_job_running_again(
     assert job.flow_run_id == retry_run_id
 
 
+async def test_a_failed_job_runs_again_when_its_own_flow_run_is_retried(
+    session: AsyncSession,
+) -> None:
+    run_id = uuid.uuid4()
+    job = await create_job(session, spec=SPEC)
+    await mark_running(session, job.id, flow_run_id=run_id)
+    await record_step(session, job.id, "synthesize_voice", progress=0.3)
+    await mark_failed(session, job.id, "the render failed: out of disk")
+
+    await mark_running(session, job.id, flow_run_id=run_id)  # "Retry" in the Prefect UI
+
+    assert job.status == JobStatus.running
+    assert job.error is None and job.finished_at is None
+    assert job.progress == 0.3 and "synthesize_voice" in job.steps
+
+
+async def test_a_failed_job_is_not_reopened_by_another_flow_run(
+    session: AsyncSession,
+) -> None:
+    job = await create_job(session, spec=SPEC)
+    await mark_running(session, job.id, flow_run_id=uuid.uuid4())
+    await mark_failed(session, job.id, "boom")
+
+    with pytest.raises(JobStateError, match="is failed"):
+        await mark_running(session, job.id, flow_run_id=uuid.uuid4())
+
+    assert job.status == JobStatus.failed and job.error == "boom"
+
+
 async def _completed_job(session: AsyncSession) -> ExportJob:
     job = await _running_job(session)
     return await mark_completed(session, job.id, video_key="v.mp4", url="https://x/v.mp4")
