@@ -9,9 +9,11 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: install demo test drills lint bench serve deploy worker clean
+.PHONY: install browser demo test drills lint bench serve deploy worker clean
 
-install: $(STAMP)
+WEB_STAMP := web/node_modules/.package-lock.json
+
+install: $(STAMP) $(WEB_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +21,30 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The studio's vendored browser library (three.js, for the live preview), from npm.
+$(WEB_STAMP): web/package.json web/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix web --no-audit --no-fund --loglevel=error; \
+	else \
+	  echo "npm is missing (Node.js): the studio's live preview will not load three.js"; \
+	fi
+
+# Debian's Chromium, for the studio's browser tests (they skip, saying so, without it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -q chromium >/dev/null 2>&1 \
+	      || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
+	      || echo "Chromium could not be installed: the studio's browser tests will skip"; \
+	  else \
+	    echo "Chromium is missing and needs root to install (apt-get install chromium):" \
+	         "the studio's browser tests will skip"; \
+	  fi; }
+
 demo: install
 	$(BIN)/aura render examples/welcome.txt -o out/welcome.mp4
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -m "not drill"
 
 drills: install
@@ -49,4 +71,4 @@ worker: install
 	$(BIN)/prefect worker start --pool aurastudio
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache test-output

@@ -1,9 +1,10 @@
 """The FastAPI application: a thin layer that validates, stores, starts flow runs and
 reports their state.
 
-Every route under ``/api`` takes a Supabase-compatible JWT (api/deps.py) and is rate
-limited per user (api/ratelimit.py); errors are ``{"detail": ...}`` with the status of
-their class (api/errors.py, api/uploads.py). OpenAPI at ``/docs``.
+Every route under ``/api`` takes a Supabase-compatible JWT (api/deps.py; ``/api/auth``
+makes them for studio accounts) and is rate limited per user (api/ratelimit.py); errors
+are ``{"detail": ...}`` with the status of their class (api/errors.py, api/uploads.py).
+OpenAPI at ``/docs``. The web studio (web/) is served at ``/``.
 """
 
 from __future__ import annotations
@@ -11,22 +12,39 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from api.errors import register_error_handlers
 from api.ratelimit import RateLimitMiddleware, limiter_from_settings
 from api.realtime import RealtimeHub
-from api.routers import assets, audio, avatars, export, health, me, projects, realtime, scripts
+from api.routers import (
+    assets,
+    audio,
+    auth,
+    avatars,
+    export,
+    health,
+    me,
+    preview,
+    projects,
+    realtime,
+    scripts,
+)
 from api.uploads import register_upload_errors
-from core.auth import decode_token, jwt_secret
+from core.auth import peek_bearer
 from core.db import session_scope
-from core.errors import AuthError
 from core.settings import get_settings
 
 logger = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+"""The studio (web/): static files served at ``/``, no build step."""
 
 
 async def prepare_database() -> None:
@@ -58,10 +76,8 @@ def caller_key(scope: Scope) -> str | None:
                           .get("token", ())), None)
     if not token:
         return None
-    try:
-        return f"user:{decode_token(token, jwt_secret(get_settings())).sub}"
-    except AuthError:
-        return None
+    claims = peek_bearer(token, get_settings())
+    return f"user:{claims.sub}" if claims is not None else None
 
 
 def _bearer_token(scope: Scope) -> str | None:
@@ -90,7 +106,29 @@ def create_app() -> FastAPI:
     app.state.realtime = hub
     register_error_handlers(app)
     register_upload_errors(app)
-    app.add_middleware(RateLimitMiddleware, limiter=limiter, identify=caller_key)
-    for module in (health, me, projects, scripts, export, assets, avatars, audio, realtime):
+    app.add_middleware(RateLimitMiddleware, limiter=limiter, identify=caller_key,
+                       counted_prefix="/api/")
+    for module in (health, auth, me, projects, scripts, export, assets, avatars, audio,
+                   realtime, preview):
         app.include_router(module.router)
+    add_studio(app)
     return app
+
+
+def add_studio(app: FastAPI) -> None:
+    """Serve the studio's files: ``/`` (index.html), ``/styles.css``, ``/js/...`` and the
+    vendored ``/node_modules/...``. Only these paths, so routes added later still match
+    and an unknown path is a plain 404."""
+    index, styles = WEB_DIR / "index.html", WEB_DIR / "styles.css"
+
+    @app.get("/", include_in_schema=False)
+    async def studio() -> FileResponse:
+        return FileResponse(index, media_type="text/html")
+
+    @app.get("/styles.css", include_in_schema=False)
+    async def studio_styles() -> FileResponse:
+        return FileResponse(styles, media_type="text/css")
+
+    app.mount("/js", StaticFiles(directory=WEB_DIR / "js"), name="studio-js")
+    app.mount("/node_modules", StaticFiles(directory=WEB_DIR / "node_modules",
+                                           check_dir=False), name="studio-vendor")

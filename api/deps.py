@@ -33,7 +33,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.auth import decode_token, jwt_secret
+from core.auth import verify_bearer
 from core.db import get_sessionmaker
 from core.errors import AuthError
 from core.settings import get_settings
@@ -81,7 +81,7 @@ async def current_user(
     if credentials is None:
         raise _unauthorized("no bearer token: send the header 'Authorization: Bearer <token>'")
     try:
-        claims = decode_token(credentials.credentials, jwt_secret(get_settings()))
+        claims = await verify_bearer(credentials.credentials, get_settings())
     except AuthError as exc:
         raise _unauthorized(str(exc)) from None
     return User(id=claims.sub, claims=claims.model_dump(mode="json", exclude_none=True),

@@ -178,14 +178,18 @@ class RateLimitMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, limiter: RateLimiter, identify: Identify,
-                 exempt_paths: Collection[str] = EXEMPT_PATHS):
+                 exempt_paths: Collection[str] = EXEMPT_PATHS, counted_prefix: str = "/"):
         self.app = app
         self.limiter = limiter
         self.identify = identify
         self.exempt_paths = frozenset(exempt_paths)
+        self.counted_prefix = counted_prefix
+        """Only paths under it count (the app counts ``/api/``: the studio's static files
+        are free)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in _COUNTED or scope["path"] in self.exempt_paths:
+        if scope["type"] not in _COUNTED or scope["path"] in self.exempt_paths \
+                or not scope["path"].startswith(self.counted_prefix):
             await self.app(scope, receive, send)
             return
         budget = await self.limiter.hit(self.identify(scope) or _client_address(scope))

@@ -97,6 +97,27 @@ def wait_until_up(url: str, supervisor: Supervisor, what: str) -> None:
     raise ServeError(f"{what} did not answer at {url} within {STARTUP_TIMEOUT_S:.0f} s")
 
 
+def studio_link(host: str, port: int) -> str:
+    """The studio's address; on this machine's loopback (local single-user mode), a
+    one-time link that signs its reader in (core/signin_link.py)."""
+    from core.settings import get_settings
+    from core.signin_link import issue_code
+
+    url = f"http://{host}:{port}/"
+    if not _is_loopback(host):
+        return url
+    return f"{url}#/link/{issue_code(get_settings())}  (signs you in, once)"
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def serve(*, host: str, port: int, prefect_port: int, workers: int = 1,
           runner: bool = True) -> int:
     """Run the three parts until Ctrl-C or SIGTERM; returns the exit code."""
@@ -138,7 +159,8 @@ def serve(*, host: str, port: int, prefect_port: int, workers: int = 1,
             "--log-level", "warning"], env)
         wait_until_up(f"http://{host}:{port}/health", supervisor, "the API")
         ui = env["PREFECT_API_URL"].removesuffix("/api")
-        print(f"AuraStudio API   http://{host}:{port}  (OpenAPI: /docs)\n"
+        print(f"AuraStudio       {studio_link(host, port)}\n"
+              f"AuraStudio API   http://{host}:{port}/api  (OpenAPI: /docs)\n"
               f"Prefect UI       {ui}\n"
               "Ctrl-C stops all.", flush=True)
         while not stopping:

@@ -44,6 +44,7 @@ _REFUSALS: tuple[tuple[type[jwt.InvalidTokenError], str], ...] = (
     (jwt.InvalidSignatureError, "the token's signature does not match"),
     (jwt.InvalidAudienceError, f"the token is not for this audience (expected '{AUDIENCE}')"),
     (jwt.ImmatureSignatureError, "the token is not valid yet"),
+    (jwt.InvalidIssuerError, "the token was not issued by the configured Supabase project"),
     (jwt.InvalidTokenError, "the token is not a valid JWT"),
 )
 _MISSING_CLAIMS = {
@@ -104,18 +105,65 @@ def verify_token(token: str, secret: str) -> Claims:
             another audience, expired, or lacks ``exp``, ``sub`` or ``aud``; the message
             says which, in plain words.
     """
-    try:
-        algorithm = jwt.get_unverified_header(token).get("alg")
-    except jwt.InvalidTokenError:
-        raise AuthError("the token is not a valid JWT") from None
+    algorithm = _header(token).get("alg")
     if str(algorithm).lower() == "none":
         raise AuthError("tokens signed with 'none' are refused")
     if algorithm != ALGORITHM:
         raise AuthError(
             f"tokens signed with '{algorithm}' are refused; only {ALGORITHM} is accepted")
+    return _verified_claims(token, secret, ALGORITHM)
+
+
+async def verify_bearer(token: str, settings: Settings) -> Claims:
+    """The claims of a caller's bearer token, by how it is signed: HS256 with
+    :func:`jwt_secret`; ES256 or RS256, when ``AURA_SUPABASE_URL`` names a Supabase
+    project, with that project's published key (core/jwks.py).
+
+    Raises:
+        AuthError: as :func:`verify_token`; for an asymmetric token also a key the
+            project does not list, or another issuer than the project.
+        TransientError: the project's keys could not be fetched.
+    """
+    from core.jwks import ALGORITHMS, supabase_keys
+
+    header = _header(token)
+    if header.get("alg") in ALGORITHMS and settings.supabase_url:
+        keys = supabase_keys(settings.supabase_url)
+        key = await keys.key(str(header.get("kid", "")))
+        return _verified_claims(token, key.key, str(header["alg"]), issuer=keys.issuer)
+    return decode_token(token, jwt_secret(settings))
+
+
+def peek_bearer(token: str, settings: Settings) -> Claims | None:
+    """The claims of a valid token without any waiting (no key fetch): None when it is
+    invalid or its key is not cached yet. For counting requests, not for trusting them."""
+    from core.jwks import ALGORITHMS, supabase_keys
+
     try:
-        payload = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=AUDIENCE,
-                             leeway=LEEWAY_S, options={"require": ["exp", "sub", "aud"]})
+        header = _header(token)
+        if header.get("alg") in ALGORITHMS and settings.supabase_url:
+            keys = supabase_keys(settings.supabase_url)
+            key = keys.cached(str(header.get("kid", "")))
+            return None if key is None else _verified_claims(
+                token, key.key, str(header["alg"]), issuer=keys.issuer)
+        return decode_token(token, jwt_secret(settings))
+    except AuthError:
+        return None
+
+
+def _header(token: str) -> dict[str, object]:
+    try:
+        return jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError:
+        raise AuthError("the token is not a valid JWT") from None
+
+
+def _verified_claims(token: str, key: object, algorithm: str, *,
+                     issuer: str | None = None) -> Claims:
+    try:
+        payload = jwt.decode(token, key, algorithms=[algorithm], audience=AUDIENCE,
+                             issuer=issuer, leeway=LEEWAY_S,
+                             options={"require": ["exp", "sub", "aud"]})
     except jwt.MissingRequiredClaimError as exc:
         raise AuthError(_MISSING_CLAIMS.get(exc.claim, f"the token has no '{exc.claim}'")
                         ) from None

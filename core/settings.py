@@ -101,8 +101,17 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     """HS256 secret of the API's bearer tokens (Supabase's JWT secret), at least 32 bytes;
     none: a random one kept in ``home/jwt-secret`` (see :func:`core.auth.jwt_secret`)."""
+    supabase_url: str | None = None
+    """A Supabase project (``https://<ref>.supabase.co``): bearer tokens it signs with its
+    asymmetric keys (ES256/RS256) are verified against its JWKS (core/jwks.py), beside
+    the HS256 ones of ``jwt_secret``."""
     rate_limit_per_minute: int = Field(default=100, ge=1)
     """Requests one caller may make in any 60 seconds (api/ratelimit.py)."""
+    access_token_ttl_s: int = Field(default=900, gt=0)
+    """Seconds an access token made by ``/api/auth`` (a studio sign-in) is valid for."""
+    refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, gt=0)
+    """Seconds a refresh token of ``/api/auth`` is valid for; each refresh makes a new one
+    that is valid this long again (models/accounts.py)."""
 
     storage_dir: Path | None = None
     """Folder of the local storage; empty means ``home/storage``."""

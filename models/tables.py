@@ -287,3 +287,44 @@ class ExportJob(Base):
             f"ExportJob(id={self.id}, status={self.status}, progress={self.progress}, "
             f"step={self.step!r})"
         )
+
+
+class Account(Base):
+    """A studio account: an email and a password, for signing in without Supabase.
+
+    ``id`` is the user's id everywhere (the ``sub`` of the account's access tokens, the
+    id of its ``user_profiles`` row). ``email`` is stored lower-cased and stripped;
+    ``password_hash`` is an argon2id hash in its encoded form (``$argon2id$v=19$...``).
+    Read and written only through the owner's connection (migration 0006).
+    """
+
+    __tablename__ = "accounts"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class AuthSession(Base):
+    """One refresh token of an account, kept only as the SHA-256 (hex) of the token.
+
+    Each refresh revokes the token it was given and makes its successor (``replaced_by``)
+    in the same ``family_id``: every token descended from one sign-in shares it, so
+    signing out, or a revoked token presented again, revokes them all at once.
+    """
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    family_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    replaced_by: Mapped[uuid.UUID | None] = mapped_column()
+    """The session that this one's refresh made; none while it is unused."""
+    created_at: Mapped[datetime] = _created_at()

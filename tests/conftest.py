@@ -17,4 +17,4 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 pytest_plugins = ["tests.support.s3", "tests.support.databases", "tests.support.aura",
                   "tests.support.openai", "tests.support.redis", "tests.support.synclabs",
-                  "tests.support.api", "tests.support.gpu"]
+                  "tests.support.api", "tests.support.gpu", "tests.support.supabase"]

@@ -30,9 +30,11 @@ from pydantic import BaseModel, ConfigDict
 from starlette.responses import FileResponse
 
 from api.deps import AUTH_RESPONSES, CurrentUser, UserSession
-from api.routers.projects import check_settings
+from api.routers.projects import ready_project
+from core.auth import jwt_secret
 from core.db import session_scope
 from core.errors import InputError, ProviderError, TransientError
+from core.links import check_signature, sign_path
 from core.settings import get_settings
 from core.storage import LocalStorage, get_storage
 from flows.runs import (
@@ -45,12 +47,11 @@ from flows.runs import (
     start_render,
     state_name,
 )
-from models import jobs, projects
-from models.domain import JobStatus, ProjectSettings
+from models import jobs
+from models.domain import JobStatus
 from models.jobs import FINAL_STATUSES
 from models.owned import MAX_PAGE_SIZE
 from models.tables import ExportJob
-from tasks.emotion.markup import parse_script
 from tasks.publish.notify import report_cancelled, report_failed
 
 router = APIRouter(prefix="/api/export", tags=["export"], responses=AUTH_RESPONSES)
@@ -104,12 +105,14 @@ class ExportJobPage(BaseModel):
 
 
 def video_url(job: ExportJob) -> str | None:
-    """This API's download path for local storage; a presigned URL for S3."""
+    """Where the finished MP4 opens without a bearer token, for ``VIDEO_URL_EXPIRY_S``:
+    a signed link to this API on local storage (core/links.py), a presigned URL on S3."""
     if job.status != JobStatus.completed or not job.video_key:
         return None
     storage = get_storage()
     if isinstance(storage, LocalStorage):
-        return f"/api/export/{job.id}/video"
+        return sign_path(f"/api/export/{job.id}/video/shared", jwt_secret(get_settings()),
+                         expires_s=VIDEO_URL_EXPIRY_S)
     return storage.url(job.video_key, expires_s=VIDEO_URL_EXPIRY_S)
 
 
@@ -117,12 +120,7 @@ def video_url(job: ExportJob) -> str | None:
 async def start_export(body: ExportIn, user: CurrentUser,
                        session: UserSession) -> ExportJobOut:
     """Start rendering the project; the job is queued until a runner picks the run up."""
-    project = await projects.get_project(session, user.id, body.project_id)
-    settings = ProjectSettings.model_validate(project.settings)
-    if not project.script.strip():
-        raise InputError("the project has no script to render")
-    parse_script(project.script)  # markup errors: 422 with line and column
-    await check_settings(session, user.id, settings)
+    project, settings = await ready_project(session, user.id, body.project_id, to="render")
     spec = settings.render_spec().model_copy(update={"fps": get_settings().video.fps})
     request = RenderRequest(script=project.script, spec=spec, voice=settings.voice,
                             effect=settings.effect)
@@ -190,7 +188,22 @@ async def cancel_export(job_id: uuid.UUID, user: CurrentUser,
 async def download_video(job_id: uuid.UUID, user: CurrentUser,
                          session: UserSession) -> Response:
     """The finished MP4 (a redirect to a presigned URL on S3)."""
-    job = await jobs.get_job(session, job_id, user.id)
+    return _video(await jobs.get_job(session, job_id, user.id))
+
+
+@router.get("/{job_id}/video/shared", response_class=Response, include_in_schema=True,
+            responses={200: {"content": {"video/mp4": {}}}, 307: {}, 403: {}, 409: {}})
+async def shared_video(job_id: uuid.UUID, expires: int | None = Query(None),
+                       signature: str | None = Query(None, max_length=128)) -> Response:
+    """The finished MP4 through a signed link (a job's ``video_url`` on local storage),
+    with no bearer token: for ``<video src>``, downloads and shared links."""
+    check_signature(f"/api/export/{job_id}/video/shared", expires, signature,
+                    jwt_secret(get_settings()))
+    async with session_scope() as service:
+        return _video(await jobs.get_job(service, job_id))
+
+
+def _video(job: ExportJob) -> Response:
     if job.status != JobStatus.completed or not job.video_key:
         raise JobEndedError(f"export job {job.id} is {job.status.value}; the video is there "
                             "once it is completed")

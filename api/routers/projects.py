@@ -18,7 +18,7 @@ from models.owned import MAX_PAGE_SIZE
 from models.projects import MAX_TITLE_CHARS
 from models.tables import Project
 from tasks.avatar.actors import get_actor
-from tasks.emotion.markup import MAX_SCRIPT_CHARS
+from tasks.emotion.markup import MAX_SCRIPT_CHARS, parse_script
 from tasks.render import STOCK_AVATARS
 from tasks.voice.catalogue import choose_voice
 
@@ -68,6 +68,25 @@ class ProjectPage(BaseModel):
     """How many projects the caller has in all."""
     limit: int
     offset: int
+
+
+async def ready_project(session: AsyncSession, user_id: uuid.UUID, project_id: uuid.UUID,
+                        *, to: str) -> tuple[Project, ProjectSettings]:
+    """The caller's project and its settings, once checked ready ``to`` ("render",
+    "preview") it: a script with valid markup, an avatar, voice and effect they may use.
+
+    Raises:
+        NotFoundError: no such project of the caller's (404).
+        InputError: no script, or unusable settings (422); ScriptError: a markup error,
+            with its line and column.
+    """
+    project = await projects.get_project(session, user_id, project_id)
+    settings = ProjectSettings.model_validate(project.settings)
+    if not project.script.strip():
+        raise InputError(f"the project has no script to {to}")
+    parse_script(project.script)
+    await check_settings(session, user_id, settings)
+    return project, settings
 
 
 async def check_settings(session: AsyncSession, user_id: uuid.UUID,

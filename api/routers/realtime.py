@@ -68,7 +68,7 @@ from api.realtime import (
     Subscription,
     SubscriptionEndedError,
 )
-from core.auth import decode_token, jwt_secret
+from core.auth import verify_bearer
 from core.errors import AuthError, InputError
 from core.settings import get_settings
 
@@ -174,10 +174,10 @@ async def _join(websocket: WebSocket, query_token: str | None,
         raise _Close(BAD_TOKEN, "no token: send it in the join message ('token') or in the "
                      "query (?token=)")
     try:
-        claims = decode_token(token, jwt_secret(get_settings()))
+        claims = await verify_bearer(token, get_settings())
     except AuthError as exc:
         raise _Close(BAD_TOKEN, str(exc)) from None
-    # decode_token allows some clock difference; a subscription ends at exp all the same.
+    # verify_bearer allows some clock difference; a subscription ends at exp all the same.
     if claims.exp <= time.time():
         raise _Close(BAD_TOKEN, EXPIRED)
     try:

@@ -184,3 +184,37 @@ async def test_a_batch_export_waits_for_the_batch_with_its_request(api):
     request = RenderRequest.model_validate(row.spec)
     assert request.script == SCRIPT and request.spec.resolution == "1080p"
     assert request.voice == "joe"
+
+
+async def _complete(job_id: str, video: bytes) -> None:
+    """End a job as its flow run would: its MP4 stored, the job completed."""
+    from core.storage import get_storage
+
+    key = f"published/{job_id}.mp4"
+    get_storage().put_bytes(key, video, "video/mp4")
+    async with session_scope() as session:
+        await jobs.mark_running(session, job_id)
+        await jobs.mark_completed(session, job_id, video_key=key, url=f"file:///{key}")
+
+
+async def test_a_finished_video_opens_through_its_signed_link_without_a_token(api):
+    async with api.client() as http:
+        first = (await export(http, await project(http))).json()
+        second = (await export(http, await project(http))).json()
+        await _complete(first["id"], b"first mp4")
+        await _complete(second["id"], b"second mp4")
+        link = (await http.get(f"/api/export/{first['id']}", headers=api.bearer(ADA))
+                ).json()["video_url"]
+        shared = await http.get(link)  # as <video src> or a shared link: no header
+        other_job = await http.get(link.replace(first["id"], second["id"]))
+        forged = await http.get(link[:-4] + "0000")
+        unsigned = await http.get(f"/api/export/{first['id']}/video/shared")
+        without_token = await http.get(f"/api/export/{first['id']}/video")
+
+    assert link.startswith(f"/api/export/{first['id']}/video/shared?expires=")
+    assert shared.status_code == 200 and shared.content == b"first mp4"
+    assert shared.headers["content-type"] == "video/mp4"
+    assert other_job.status_code == forged.status_code == unsigned.status_code == 403
+    assert forged.json() == {"detail": "this link is not valid (its signature does not "
+                                       "match)"}
+    assert without_token.status_code == 401

@@ -118,6 +118,18 @@ async def test_exempt_paths_can_be_chosen():
         assert (await client.get("/health")).status_code == 429
 
 
+async def test_only_paths_under_the_counted_prefix_are_counted():
+    app = FastAPI()
+    app.get("/studio.js")(lambda: "static")
+    app.get("/api/work")(lambda: "ok")
+    limiter = RateLimiter(MemoryStorage(), per_minute=1)
+    app.add_middleware(RateLimitMiddleware, limiter=limiter, identify=identify_by_header,
+                       counted_prefix="/api/")
+    async with client_for(app) as client:
+        assert [(await client.get("/studio.js")).status_code for _ in range(3)] == [200] * 3
+        assert [(await client.get("/api/work")).status_code for _ in range(2)] == [200, 429]
+
+
 async def test_routes_added_after_the_middleware_are_counted():
     app = memory_app(per_minute=1)
     app.get("/later")(lambda: "ok")

@@ -9,78 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from core.auth import MIN_SECRET_BYTES, mint_token
-from tests.support.api import ADA, BOB
+from tests.support.api import BOB
 from tests.support.media import probe_mp4
+from tests.support.served import Served, aura_serve, port_open
 
-AURA = Path(sys.executable).with_name("aura")
-SECRET = "e" * MIN_SECRET_BYTES
-STARTUP_TIMEOUT_S = 300.0
 RENDER_TIMEOUT_S = 300.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-class Served:
-    def __init__(self, process: subprocess.Popen, port: int, prefect_port: int, log: Path):
-        self.process, self.port, self.prefect_port, self.log = process, port, prefect_port, log
-        self.url = f"http://127.0.0.1:{port}"
-
-    def headers(self, user=ADA) -> dict[str, str]:  # noqa: ANN001
-        return {"Authorization": f"Bearer {mint_token(user, SECRET)}"}
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    home = tmp_path_factory.mktemp("serve")
-    port, prefect_port = free_port(), free_port()
-    env = {**os.environ, "AURA_HOME": str(home / "aura"), "PREFECT_HOME": str(home / "prefect"),
-           "AURA_JWT_SECRET": SECRET, "AURA_VIDEO__PRESET": "ultrafast"}
-    for name in ("PREFECT_API_URL", "AURA_DATABASE_URL", "AURA_STORAGE", "AURA_STORAGE_DIR"):
-        env.pop(name, None)
-    log = home / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([str(AURA), "serve", "--port", str(port), "--prefect-port",
-                                    str(prefect_port)], env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    served = Served(process, port, prefect_port, log)
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while b"Ctrl-C stops all." not in log.read_bytes():
-        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-        assert time.monotonic() < deadline, "aura serve did not start in time"
-        time.sleep(0.5)
-    try:
+    with aura_serve(tmp_path_factory.mktemp("serve")) as served:
         yield served
-    finally:
-        if process.poll() is None:  # a test failed before Ctrl-C: stop it the same way
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 async def test_an_export_renders_reports_progress_and_downloads_a_playable_mp4(served,
@@ -108,8 +55,9 @@ async def test_an_export_renders_reports_progress_and_downloads_a_playable_mp4(s
             if event.get("job_id") == job_id:
                 events.append(event)
         job = (await http.get(f"/api/export/{job_id}", headers=served.headers())).json()
-        video = await http.get(job["video_url"], headers=served.headers())
-        other = await http.get(job["video_url"], headers=served.headers(BOB))
+        video = await http.get(job["video_url"])  # a signed link: no bearer token
+        own = await http.get(f"/api/export/{job_id}/video", headers=served.headers())
+        other = await http.get(f"/api/export/{job_id}/video", headers=served.headers(BOB))
     # The runner's flow run reported its steps; they arrived on the socket, in order
     # (the hub may fold changes that come faster than it reads them into the newest).
     assert events[-1]["status"] == "completed" and events[-1]["progress"] == 1.0
@@ -118,8 +66,9 @@ async def test_an_export_renders_reports_progress_and_downloads_a_playable_mp4(s
     assert any(e["status"] == "running" and 0 < e["progress"] < 1 for e in events), events
     assert len(set(progress)) >= 3, events  # several steps' progress, not just the end
     assert job["status"] == "completed"
-    assert job["video_url"] == f"/api/export/{job_id}/video"
+    assert job["video_url"].startswith(f"/api/export/{job_id}/video/shared?expires=")
     assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+    assert own.content == video.content
     assert other.status_code == 404
     path = tmp_path / "export.mp4"
     path.write_bytes(video.content)

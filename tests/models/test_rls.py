@@ -287,7 +287,7 @@ async def test_upgrading_keeps_every_row_and_makes_the_email_optional(at_0001: s
         await insert(connection, "user_profiles", id=BOB, email=None)
         await insert(connection, "user_profiles", id=uuid.uuid4(), email=None)
 
-    assert await current_revision(at_0001) == "0005"
+    assert await current_revision(at_0001) == "0006"
     assert kept == [1, 1, 1] and linked == 1
     with pytest.raises(DBAPIError, match="(?i)unique"):
         async with get_engine(at_0001).begin() as connection:

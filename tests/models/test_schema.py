@@ -53,6 +53,11 @@ EXPECTED_COLUMNS: dict[str, set[str]] = {
         "steps", "video_key", "url", "error", "created_at", "updated_at", "started_at",
         "finished_at", "batch", "restarts",
     },
+    "accounts": {"id", "email", "password_hash", "created_at", "updated_at"},
+    "auth_sessions": {
+        "id", "account_id", "family_id", "token_hash", "expires_at", "revoked_at",
+        "replaced_by", "created_at",
+    },
 }
 
 
@@ -77,10 +82,10 @@ async def describe(url: str) -> dict[str, Any]:
 
 
 async def test_migrations_bring_the_database_to_the_newest_revision(database_url: str) -> None:
-    assert await current_revision(database_url) == "0005"
+    assert await current_revision(database_url) == "0006"
 
 
-async def test_all_six_tables_exist_with_their_columns(database_url: str) -> None:
+async def test_every_table_exists_with_its_columns(database_url: str) -> None:
     schema = await describe(database_url)
 
     assert schema["columns"] == EXPECTED_COLUMNS
@@ -134,7 +139,7 @@ async def test_downgrade_to_base_removes_the_tables_and_upgrade_restores_them(
 
     await upgrade_database(database_url)
 
-    assert await current_revision(database_url) == "0005"
+    assert await current_revision(database_url) == "0006"
     assert (await describe(database_url))["columns"] == EXPECTED_COLUMNS
 
 
@@ -145,7 +150,7 @@ def test_alembic_also_runs_standalone_from_sync_code(tmp_path: Path) -> None:
 
     with closing(sqlite3.connect(path)) as connection:
         (version,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-    assert version == "0005"
+    assert version == "0006"
 
 
 def test_offline_mode_writes_the_postgresql_sql() -> None:

@@ -1,7 +1,7 @@
 """A stand-in for a cloud API on a real loopback socket, and the checks every provider's
 refusal must pass.
 
-``serve(reply)`` answers each POST with ``reply(httpx.Request) -> httpx.Response`` and
+``serve(reply)`` answers each POST (and GET) with ``reply(httpx.Request) -> httpx.Response`` and
 keeps the requests it saw in ``server.requests``; ``server.reply`` may be swapped during a
 test. Requests reach it through the SDK's own transport, as in production.
 """
@@ -23,8 +23,8 @@ _PASSED_HEADERS = ("content-type", "x-request-id")
 
 class _StandIn(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        request = httpx.Request("POST", f"http://stand-in{self.path}", content=body,
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        request = httpx.Request(self.command, f"http://stand-in{self.path}", content=body,
                                 headers=dict(self.headers))
         self.server.requests.append(request)  # type: ignore[attr-defined]
         response = self.server.reply(request)  # type: ignore[attr-defined]
@@ -35,6 +35,8 @@ class _StandIn(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(response.content)))
         self.end_headers()
         self.wfile.write(response.content)
+
+    do_GET = do_POST  # noqa: N815 (a GET is answered the same way, without a body)
 
     def log_message(self, *args: object) -> None:
         pass

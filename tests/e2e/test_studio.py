@@ -1,0 +1,204 @@
+"""The web studio in a real browser (Debian's Chromium, headless) against ``aura serve``.
+
+A person signs up, creates a project, writes and auto-tags a script, picks a stock avatar,
+watches the live 3D preview speak it (frames drawn, the mouth moving while the audio
+plays), exports a 9:16 video, watches the progress bar reach 100% from realtime events and plays
+the video in the page; on a laptop-sized and a phone-sized screen. A second person sees
+none of the first one's projects or videos. Each screen is saved as a screenshot under
+test-output/screenshots/<viewport>/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.browser import chromium, screenshot_path
+from tests.support.served import Served, aura_serve
+
+VIEWPORTS = {"laptop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+PASSWORD = "correct horse battery"
+SCRIPT = "Hello everyone, welcome to my channel! [sadness:0.6] It was a long week."
+EXPORT_TIMEOUT_MS = 240_000
+UI_TIMEOUT_MS = 20_000
+PREVIEW_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with aura_serve(tmp_path_factory.mktemp("studio")) as served:
+        yield served
+
+
+async def sign_up(page, served: Served, email: str) -> None:  # noqa: ANN001
+    await page.goto(served.url + "/")
+    await page.get_by_role("heading", name="Sign in to AuraStudio").wait_for()
+    await page.get_by_role("button", name="Create an account").click()
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Create account", exact=True).click()
+    await page.get_by_role("heading", name="Your projects").wait_for()
+
+
+def socket_events(page) -> list[dict]:  # noqa: ANN001
+    """Every JSON message the page's WebSockets receive, as they arrive."""
+    events: list[dict] = []
+
+    def follow(socket) -> None:  # noqa: ANN001
+        socket.on("framereceived", lambda payload: events.append(json.loads(payload))
+                  if isinstance(payload, str) else None)
+
+    page.on("websocket", follow)
+    return events
+
+
+async def play_live_preview(page, viewport: str) -> dict:  # noqa: ANN001
+    """In the open editor: Preview, wait for Ready, Play preview; what the canvas showed."""
+    await page.get_by_role("button", name="Preview", exact=True).click()
+    status = page.locator(".preview-panel [role=status]")
+    await page.wait_for_function(
+        "(status) => status.textContent === 'Ready' || /could not|error|no script/i"
+        ".test(status.textContent)", arg=await status.element_handle(),
+        timeout=PREVIEW_TIMEOUT_MS)
+    ready = await status.text_content()
+    canvas = page.get_by_label("Live preview")
+    before = int(await canvas.get_attribute("data-frames"))
+    await page.get_by_role("button", name="Play preview").click()
+    samples = []
+    for _ in range(10):
+        await page.wait_for_timeout(150)
+        samples.append(await canvas.evaluate(
+            "(c) => [Number(c.dataset.frames), c.dataset.mouthOpen,"
+            " document.querySelector('.preview-view audio').currentTime]"))
+    await page.screenshot(path=screenshot_path(viewport, "2b-preview"), full_page=True)
+    box = await canvas.bounding_box()
+    return {"ready": ready, "before": before, "samples": samples, "box": box}
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+async def test_a_person_makes_a_video_from_sign_up_to_playing_it(served, viewport):
+    async with chromium() as browser:
+        context = await browser.new_context(viewport=VIEWPORTS[viewport])
+        page = await context.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        events = socket_events(page)
+
+        await page.goto(served.url + "/")
+        await page.get_by_role("heading", name="Sign in to AuraStudio").wait_for()
+        await page.screenshot(path=screenshot_path(viewport, "1-sign-in"))
+        await sign_up(page, served, f"ada-{viewport}@example.com")
+        await page.get_by_label("New project title").fill("My first video")
+        await page.get_by_role("button", name="Create project").click()
+
+        # The editor: write, auto-tag (the untagged sentence gets an explicit tag).
+        await page.get_by_role("heading", name="My first video").wait_for()
+        script = page.get_by_label("Script")
+        await script.fill(SCRIPT)
+        await page.get_by_role("button", name="Auto-tag").click()
+        await page.wait_for_function(
+            "() => /^\\[\\w+(:[\\d.]+)?\\] Hello everyone/.test("
+            "document.querySelector('textarea').value)")
+        tagged = await script.input_value()
+        sentences = page.get_by_role("list", name="Sentences")
+        await sentences.get_by_text("sadness").first.wait_for()
+        await page.get_by_label("Ben").check()
+        preview = await play_live_preview(page, viewport)  # before any render
+        await page.get_by_label("Format").select_option(label="TikTok / Reels / Shorts (9:16)")
+        await page.get_by_label("Quality").select_option(label="Draft")
+        await page.screenshot(path=screenshot_path(viewport, "2-editor"), full_page=True)
+
+        # Export: the bar follows the realtime events to 100%, then the video plays.
+        await page.get_by_role("button", name="Export video").click()
+        bar = page.get_by_label("Export progress")
+        await page.wait_for_function(
+            "(bar) => Number(bar.value ?? bar.getAttribute('aria-valuenow')) >= 100",
+            arg=await bar.element_handle(), timeout=EXPORT_TIMEOUT_MS)
+        video = page.get_by_label("Exported video")
+        await video.wait_for()
+        facts = await video.evaluate("""async (video) => {
+            if (video.readyState < 1)
+                await new Promise(done => video.addEventListener('loadedmetadata', done));
+            video.muted = true;
+            await video.play();
+            const started = video.currentTime;
+            await new Promise(done => setTimeout(done, 700));
+            return {duration: video.duration, width: video.videoWidth,
+                    height: video.videoHeight, played: video.currentTime - started};
+        }""")
+        await page.screenshot(path=screenshot_path(viewport, "3-exported"), full_page=True)
+
+        await page.get_by_role("link", name="Projects").click()
+        await page.get_by_role("heading", name="Your projects").wait_for()
+        projects = page.get_by_role("list", name="Projects")
+        await projects.get_by_text("Ready").wait_for()
+        await page.screenshot(path=screenshot_path(viewport, "4-dashboard"), full_page=True)
+        await page.get_by_role("link", name="Library").click()
+        await page.get_by_role("heading", name="Library").wait_for()
+        await page.screenshot(path=screenshot_path(viewport, "5-library"), full_page=True)
+        wide = await page.evaluate("document.documentElement.scrollWidth")
+        await context.close()
+
+    assert re.search(r"\[sadness:0\.6\] It was a long week\.", tagged), tagged
+    assert preview["ready"] == "Ready", preview
+    frames = [frame for frame, _, _ in preview["samples"]]
+    assert frames[-1] > frames[0] > preview["before"], preview  # drawn while the voice plays
+    assert preview["samples"][-1][2] > 0.5, preview  # the audio plays
+    assert len({mouth for _, mouth, _ in preview["samples"]}) >= 3, preview  # the mouth moves
+    assert preview["box"]["width"] <= VIEWPORTS[viewport]["width"]
+    jobs = [e for e in events if e.get("type") == "export_job"]
+    assert jobs and jobs[-1]["status"] == "completed" and jobs[-1]["progress"] == 1.0
+    assert any(0 < e["progress"] < 1 for e in jobs), jobs  # the bar moved on the way
+    assert (facts["width"], facts["height"]) == (720, 1280)  # 9:16 at 720p
+    assert facts["duration"] > 2.0 and facts["played"] > 0.2
+    assert wide <= VIEWPORTS[viewport]["width"]  # nothing wider than the screen
+
+
+async def test_a_second_person_sees_none_of_the_first_ones_work(served):
+    async with chromium() as browser:
+        first = await browser.new_context(viewport=VIEWPORTS["laptop"])
+        page = await first.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        await sign_up(page, served, "first@example.com")
+        await page.get_by_label("New project title").fill("Private plans")
+        await page.get_by_role("button", name="Create project").click()
+        await page.get_by_role("heading", name="Private plans").wait_for()
+        private_url = page.url
+
+        second = await browser.new_context(viewport=VIEWPORTS["laptop"])
+        other = await second.new_page()
+        other.set_default_timeout(UI_TIMEOUT_MS)
+        await sign_up(other, served, "second@example.com")
+        await other.get_by_text("No projects yet").wait_for()
+        dashboard = await other.get_by_role("main").inner_text()
+        await other.get_by_role("link", name="Library").click()
+        await other.get_by_text("Nothing here yet").wait_for()
+        await other.goto(private_url)
+        refusal = other.get_by_role("alert")
+        await refusal.wait_for()
+        refused = await refusal.inner_text()
+        shown = await other.get_by_role("main").inner_text()
+
+    assert "Private plans" not in dashboard and "Private plans" not in shown
+    assert "there is no project" in refused.lower(), refused
+
+
+async def test_the_link_aura_serve_prints_signs_in_once(served):
+    [link] = re.findall(r"AuraStudio +(http://\S+/#/link/\S+)", served.log.read_text())
+    async with chromium() as browser:
+        page = await browser.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        await page.goto(link)
+        await page.get_by_role("heading", name="Your projects").wait_for()
+        header = await page.get_by_role("banner").inner_text()
+        address = page.url
+        again = await browser.new_page()
+        await again.goto(link)
+        await again.get_by_role("heading", name="Sign in to AuraStudio").wait_for()
+        refusal = await again.get_by_role("alert").inner_text()
+
+    assert "me@aurastudio.localhost" in header
+    assert "/link/" not in address  # the code leaves the address bar and the history
+    assert refusal.startswith("The sign-in link did not work") and "used already" in refusal
