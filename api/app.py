@@ -35,6 +35,7 @@ from api.routers import (
     projects,
     realtime,
     scripts,
+    voices,
 )
 from api.uploads import register_upload_errors
 from core.auth import peek_bearer
@@ -109,7 +110,7 @@ def create_app() -> FastAPI:
     app.add_middleware(RateLimitMiddleware, limiter=limiter, identify=caller_key,
                        counted_prefix="/api/")
     for module in (health, auth, me, projects, scripts, export, assets, avatars, audio,
-                   realtime, preview):
+                   realtime, preview, voices):
         app.include_router(module.router)
     add_studio(app)
     return app

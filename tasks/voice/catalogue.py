@@ -73,6 +73,8 @@ async def choose_voice(session: AsyncSession, voice: str | None = None,
         key = voice.removeprefix(RECORDING_PREFIX)
         if not key:
             raise InputError("a recording voice needs a storage key: recording:KEY")
+        if user_id is not None and not await _owns_recording(session, user_id, key):
+            raise InputError(f"there is no recording {key!r} among your audio uploads")
         return VoiceChoice(name="recording", tts="recording", recording_key=key,
                            effects=extra)
     if not voice:
@@ -84,6 +86,18 @@ async def choose_voice(session: AsyncSession, voice: str | None = None,
     own = [await _preset_params(session, row.params["effect"], user_id)
            ] if row.params.get("effect") else []
     return VoiceChoice(name=row.name, tts=row.params["tts"], effects=[*own, *extra])
+
+
+async def _owns_recording(session: AsyncSession, user_id: uuid.UUID, key: str) -> bool:
+    """Whether ``key`` is one of the user's audio assets: a person may speak with their
+    own recordings only (a storage key is hard to guess, not a secret)."""
+    from sqlalchemy import select
+
+    from models.tables import Asset
+
+    found = await session.scalar(select(Asset.id).where(
+        Asset.user_id == user_id, Asset.kind == "audio", Asset.storage_key == key).limit(1))
+    return found is not None
 
 
 async def _preset_params(session: AsyncSession, name: str,

@@ -23,11 +23,12 @@ people can add their own.
 from __future__ import annotations
 
 import math
+import threading
 from typing import Self
 
 import numpy as np
 import parselmouth
-from parselmouth.praat import call
+from parselmouth.praat import call, run
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.errors import InputError
@@ -120,6 +121,20 @@ PRESETS: dict[str, TricksterParams] = {
 """The stock effects (stored in ``effect_library`` as presets without an owner)."""
 
 
+_PRAAT_LOCK = threading.Lock()
+"""Praat's random generator is one per process: effects in threads take turns."""
+
+
+def _praat_part(x: np.ndarray, sample_rate_hz: int, params: TricksterParams) -> np.ndarray:
+    """The steps of an effect that run through Praat: voice change, then robot."""
+    if (params.pitch_semitones, params.formant_ratio, params.tempo_ratio) != (0, 1, 1):
+        x = change_voice(x, sample_rate_hz, params.pitch_semitones, params.formant_ratio,
+                         params.tempo_ratio)
+    if params.robot:
+        x = robotise(x, sample_rate_hz)
+    return x
+
+
 def apply_effect(samples: np.ndarray, sample_rate_hz: int, params: TricksterParams,
                  *, seed: int = 0) -> np.ndarray:
     """``samples`` (float32 mono) with the effect applied; same rate, float32, peak <= 1.
@@ -130,11 +145,11 @@ def apply_effect(samples: np.ndarray, sample_rate_hz: int, params: TricksterPara
     if params.is_identity or x.size == 0:
         return x.copy()
     rng = np.random.default_rng(seed)
-    if (params.pitch_semitones, params.formant_ratio, params.tempo_ratio) != (0, 1, 1):
-        x = change_voice(x, sample_rate_hz, params.pitch_semitones, params.formant_ratio,
-                         params.tempo_ratio)
-    if params.robot:
-        x = robotise(x, sample_rate_hz)
+    with _PRAAT_LOCK:
+        # Praat's pitch analysis and PSOLA draw from Praat's one random generator, whose
+        # state any earlier Praat call moved: seeded, the same input gives the same output.
+        run(f"random_initializeWithSeedUnsafelyButPredictably ({seed})")
+        x = _praat_part(x, sample_rate_hz, params)
     if params.whisper:
         x = whisperise(x, sample_rate_hz, rng)
     if params.drive:

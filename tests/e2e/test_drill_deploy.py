@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from core.auth import MIN_SECRET_BYTES, mint_token
-from tests.e2e.test_serve import free_port
 from tests.support.api import ADA
 from tests.support.media import probe_mp4
+from tests.support.served import free_port
 
 pytestmark = pytest.mark.drill
 

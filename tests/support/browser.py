@@ -26,6 +26,8 @@ CHROMIUM_ARGS = (
     "--autoplay-policy=no-user-gesture-required",
     # WebGL in software, for the studio's preview.
     "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+    # A fake microphone (a beep), allowed without a prompt, for recording a voice.
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
 )
 
 

@@ -92,6 +92,14 @@ def test_the_robot_speaks_in_a_monotone():
     assert share_on_one_note(robot) > 0.8
 
 
+def test_an_effect_gives_the_same_samples_whatever_praat_did_before():
+    speech, rate = piper_speech()
+    first = apply_effect(speech, rate, PRESETS["robot"])
+    apply_effect(speech, rate, make_params(pitch_semitones=3))  # moves Praat's generator
+
+    assert np.array_equal(apply_effect(speech, rate, PRESETS["robot"]), first)
+
+
 def test_a_whisper_loses_the_pitch_periodicity_of_the_voice():
     speech, rate = piper_speech()
     whispered = apply_effect(speech, rate, PRESETS["whisper"])

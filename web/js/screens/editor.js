@@ -1,20 +1,24 @@
-// The project editor: the script (with emotions), the avatar and the export. Keeps the
+// The project editor: the script (with emotions), the avatar, the voice and the export. Keeps the
 // project in step with changes made elsewhere (realtime "project" events) and saves
 // unsaved script edits when the user leaves.
 
 import { api } from "../api.js";
-import { announce, h, replace } from "../dom.js";
+import { h, replace } from "../dom.js";
 import { listJobs } from "../jobs.js";
 import { onMessage, onRealtime, realtime } from "../realtime.js";
+import { createAvatarPicker } from "../components/avatar-picker.js";
 import { createExportPanel } from "../components/export-panel.js";
 import { createPreview } from "../components/preview.js";
 import { createScriptEditor } from "../components/script-editor.js";
+import { createVoicePanel } from "../components/voice-panel.js";
 
 export function mount(main, { id }) {
   let project = null;
   let scriptEditor = null;
   let exportPanel = null;
   let preview = null;
+  let avatarPicker = null;
+  let voicePanel = null;
   let settingsChain = Promise.resolve();
   let gone = false;
   const stops = [];
@@ -45,39 +49,8 @@ export function mount(main, { id }) {
     return saved;
   }
 
-  function avatarFieldset(avatars) {
-    const status = h("p", { class: "alert", role: "alert" });
-    const radios = avatars.map((avatar) => {
-      const radioId = `avatar-${avatar.id}`;
-      const radio = h("input", {
-        type: "radio", name: "avatar", id: radioId, value: avatar.handle,
-        checked: project.settings.avatar === avatar.handle,
-        onchange: async () => {
-          status.textContent = "";
-          try {
-            await saveSettings({ avatar: avatar.handle });
-            announce(`Avatar: ${avatar.name}`);
-          } catch (error) {
-            status.textContent = `Could not change the avatar: ${error.detail || error.message}`;
-            syncAvatar(); // back to the one the project has
-          }
-        },
-      });
-      return h("li", { class: "avatar-option" },
-        h("label", { for: radioId }, radio,
-          h("span", { class: "avatar-face", "aria-hidden": "true" }, avatar.name.slice(0, 1).toUpperCase()),
-          avatar.name));
-    });
-    return h("fieldset", { class: "avatar-fieldset" },
-      h("legend", {}, "Avatar"),
-      avatars.length ? h("ul", { class: "avatar-list" }, radios) : h("p", { class: "muted" }, "No avatars available."),
-      status);
-  }
-
   function syncAvatar() {
-    for (const radio of main.querySelectorAll('input[name="avatar"]')) {
-      radio.checked = radio.value === project.settings.avatar;
-    }
+    avatarPicker?.sync();
   }
 
   async function load() {
@@ -115,13 +88,17 @@ export function mount(main, { id }) {
       beforePreview: () => scriptEditor.save(),
       showScriptError: (error) => scriptEditor.showError(error),
     });
+    avatarPicker = createAvatarPicker({ avatars, project: () => project, saveSettings });
+    voicePanel = createVoicePanel({ project: () => project, saveSettings });
     main.append(h("div", { class: "editor-grid" },
       // No aria-labelledby on the sections: the textarea alone is labelled "Script".
       h("section", { class: "card card-padded editor-script" },
         h("h2", {}, h("label", { for: "script-text" }, "Script")),
         scriptEditor.element),
       h("div", { class: "editor-side" },
-        h("section", { class: "card card-padded" }, avatarFieldset(avatars)),
+        h("section", { class: "card card-padded" }, avatarPicker.element),
+        h("section", { class: "card card-padded" },
+          h("h2", {}, "Voice"), voicePanel.element),
         h("section", { class: "card card-padded" },
           h("h2", {}, "Preview"), preview.element),
         h("section", { class: "card card-padded" },
@@ -141,6 +118,7 @@ export function mount(main, { id }) {
       scriptEditor.setSaved(fresh.script);
       exportPanel.setSettings(fresh.settings);
       syncAvatar();
+      voicePanel?.setSettings(fresh.settings);
     } catch (error) {
       if (error.status === 404) deleted();
     }
@@ -182,5 +160,6 @@ export function mount(main, { id }) {
     scriptEditor?.destroy();
     exportPanel?.destroy();
     preview?.destroy();
+    voicePanel?.destroy();
   };
 }
