@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     """A Supabase project (``https://<ref>.supabase.co``): bearer tokens it signs with its
     asymmetric keys (ES256/RS256) are verified against its JWKS (core/jwks.py), beside
     the HS256 ones of ``jwt_secret``."""
+    supabase_anon_key: SecretStr | None = None
+    """The project's anon (publishable) key: with it, the studio's sign-up and sign-in
+    (``/api/auth``) go through Supabase Auth instead of local accounts
+    (core/supabase_auth.py)."""
     rate_limit_per_minute: int = Field(default=100, ge=1)
     """Requests one caller may make in any 60 seconds (api/ratelimit.py)."""
     access_token_ttl_s: int = Field(default=900, gt=0)

@@ -6,6 +6,10 @@ Supabase-compatible JWT every other ``/api`` route takes (core/auth.py), valid f
 valid for ``AURA_REFRESH_TOKEN_TTL_S`` (models/accounts.py). The account tables are
 read and written through the owner's connection, which is not subject to the row-level
 security that keeps callers' own connections away from them (migration 0006).
+
+With ``AURA_SUPABASE_URL`` and ``AURA_SUPABASE_ANON_KEY`` set, sign-up, sign-in, refresh
+and sign-out go through Supabase Auth instead (core/supabase_auth.py), and the tokens
+handed out are the project's own. The one-time link of local mode stays local.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Response, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,10 +28,12 @@ from core.db import session_scope
 from core.errors import AuthError
 from core.settings import get_settings
 from core.signin_link import redeem_code
+from core.supabase_auth import supabase_auth
 from models import accounts
 from models.tables import Account
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
+_bearer = HTTPBearer(auto_error=False)
 
 _REFUSED: dict[int | str, dict[str, Any]] = {
     status.HTTP_401_UNAUTHORIZED: {"description": "Refused; `detail` says why, in plain words."},
@@ -84,6 +91,15 @@ class Tokens(BaseModel):
     user: AccountOut
 
 
+def _supabase_tokens(session: dict[str, Any]) -> Tokens:
+    """Supabase's session, handed on as it is (its access token is the project's JWT)."""
+    user = session.get("user") or {}
+    return Tokens(access_token=session["access_token"],
+                  expires_in=int(session.get("expires_in", 3600)),
+                  refresh_token=session["refresh_token"],
+                  user=AccountOut(id=user["id"], email=user.get("email") or ""))
+
+
 def _tokens(account: Account, refresh_token: str) -> Tokens:
     settings = get_settings()
     access_token = mint_token(account.id, jwt_secret(settings),
@@ -99,6 +115,8 @@ def _tokens(account: Account, refresh_token: str) -> Tokens:
 async def sign_up(body: Credentials, session: OwnerSession) -> Tokens:
     """Make an account and sign it in. The email must look like one; the password must
     be 8 to 1024 characters long (422 otherwise, saying which)."""
+    if (supabase := supabase_auth(get_settings())) is not None:
+        return _supabase_tokens(await supabase.sign_up(body.email, body.password))
     account = await accounts.create_account(session, body.email, body.password)
     refresh_token, _ = await accounts.start_session(session, account)
     return _tokens(account, refresh_token)
@@ -117,6 +135,8 @@ async def sign_in_by_link(body: SignInLink, session: OwnerSession) -> Tokens:
 @router.post("/signin", response_model=Tokens, responses=_REFUSED)
 async def sign_in(body: Credentials, session: OwnerSession) -> Tokens:
     """Sign in with an email and password; a wrong one of the two is not told apart."""
+    if (supabase := supabase_auth(get_settings())) is not None:
+        return _supabase_tokens(await supabase.sign_in(body.email, body.password))
     account = await accounts.authenticate(session, body.email, body.password)
     refresh_token, _ = await accounts.start_session(session, account)
     return _tokens(account, refresh_token)
@@ -129,6 +149,8 @@ async def refresh(body: RefreshToken, session: OwnerSession) -> Tokens:
     Sending a spent refresh token again signs out every session descended from the same
     sign-in, its newest one included: a token was copied, and nobody can tell by whom.
     """
+    if (supabase := supabase_auth(get_settings())) is not None:
+        return _supabase_tokens(await supabase.refresh(body.refresh_token))
     try:
         account, refresh_token = await accounts.rotate(session, body.refresh_token)
     except AuthError:
@@ -138,8 +160,18 @@ async def refresh(body: RefreshToken, session: OwnerSession) -> Tokens:
 
 
 @router.post("/signout", status_code=status.HTTP_204_NO_CONTENT)
-async def sign_out(body: RefreshToken, session: OwnerSession) -> Response:
+async def sign_out(body: RefreshToken, session: OwnerSession,
+                   credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                          Depends(_bearer)]) -> Response:
     """End the session of this refresh token (every token of its sign-in); access tokens
-    already handed out stay valid until they expire. An unknown token is no error."""
+    already handed out stay valid until they expire. An unknown token is no error.
+    With Supabase Auth, the session of the bearer token is ended there."""
+    if (supabase := supabase_auth(get_settings())) is not None:
+        if credentials is not None:
+            try:
+                await supabase.sign_out(credentials.credentials)
+            except AuthError:
+                pass  # signed out already
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
     await accounts.end_session(session, body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -18,6 +18,7 @@ import pytest
 
 from tests.support.browser import chromium, screenshot_path
 from tests.support.served import Served, aura_serve
+from tests.support.supabase import ANON_KEY
 
 VIEWPORTS = {"laptop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 PASSWORD = "correct horse battery"
@@ -326,3 +327,21 @@ async def test_a_person_makes_an_avatar_from_a_photo_and_records_a_voice(
     assert duration > 0, duration
     assert not any(alerts), alerts
     assert wide <= VIEWPORTS[viewport]["width"], overflowing  # nothing wider than the screen
+
+
+async def test_with_a_supabase_project_the_studio_signs_in_through_supabase(
+        supabase_project, tmp_path):
+    with aura_serve(tmp_path, AURA_SUPABASE_URL=supabase_project.url,
+                    AURA_SUPABASE_ANON_KEY=ANON_KEY) as served:
+        async with chromium() as browser:
+            page = await browser.new_page()
+            page.set_default_timeout(UI_TIMEOUT_MS)
+            await sign_up(page, served, "sb-user@example.com")
+            await page.get_by_label("New project title").fill("Made with Supabase")
+            await page.get_by_role("button", name="Create project").click()
+            await page.get_by_role("heading", name="Made with Supabase").wait_for()
+            await page.get_by_role("button", name="Sign out").click()
+            await page.get_by_role("heading", name="Sign in to AuraStudio").wait_for()
+
+    assert "sb-user@example.com" in supabase_project.users  # Supabase made the user
+    assert supabase_project.refresh_tokens == {}  # and ended the session at sign-out

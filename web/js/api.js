@@ -98,10 +98,10 @@ export async function apiBlob(path, options = {}) {
 
 // --- Accounts: these calls carry no bearer token and must not trigger a refresh.
 
-async function authCall(path, body) {
+async function authCall(path, body, headers = {}) {
   const response = await fetch(path, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", ...headers },
     body: JSON.stringify(body),
   });
   if (!response.ok) throw await errorOf(response);
@@ -124,7 +124,12 @@ export async function signInByLink(code) {
 /** Sign out on the server (best effort) and forget the tokens here. */
 export async function signOut(refreshToken) {
   try {
-    if (refreshToken) await authCall("/api/auth/signout", { refresh_token: refreshToken });
+    // The access token too: with Supabase Auth, it names the session to end.
+    const token = accessToken();
+    if (refreshToken) {
+      await authCall("/api/auth/signout", { refresh_token: refreshToken },
+                     token ? { Authorization: `Bearer ${token}` } : {});
+    }
   } catch {
     // The tokens are forgotten here either way.
   }
