@@ -16,7 +16,7 @@ from prefect.states import Crashed, Running
 from core.db import session_scope
 from flows.runs import RENDER_DEPLOYMENT, RenderRequest
 from models import jobs
-from tests.support.api import ADA, BOB, Api
+from tests.support.api import ADA, BOB, Api, make_project
 
 pytestmark = pytest.mark.usefixtures("prefect_api", "deployment")
 
@@ -31,11 +31,7 @@ async def deployment(prefect_api) -> uuid.UUID:
 
 
 async def project(http, user=ADA, script=SCRIPT, **settings) -> str:  # noqa: ANN001
-    response = await http.post("/api/projects", json={"title": "Bridge", "script": script,
-                                                      "settings": settings},
-                               headers=Api.bearer(user))
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
+    return await make_project(http, script, user, **settings)
 
 
 async def export(http, project_id: str, user=ADA):  # noqa: ANN001

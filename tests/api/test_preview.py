@@ -5,31 +5,16 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from fastapi import FastAPI
 
-from tests.support.api import ADA, BOB, Api
+from tests.support.api import ADA, BOB, Api, make_project
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 SCRIPT = "[joy] Hello there! [pause 0.5] Today we build a bridge."
 
 
-def app_with_preview(api: Api) -> FastAPI:
-    """The app, with the preview router included if api/app.py does not include it yet."""
-    from api.routers import preview
-
-    app = api.app()
-    if not any(getattr(route, "path", "").startswith("/api/preview") for route in app.routes):
-        app.include_router(preview.router)
-    return app
-
-
 async def project(http, user=ADA, script=SCRIPT, **settings) -> str:  # noqa: ANN001
-    response = await http.post("/api/projects", json={"title": "Bridge", "script": script,
-                                                      "settings": settings},
-                               headers=Api.bearer(user))
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
+    return await make_project(http, script, user, **settings)
 
 
 async def preview(http, project_id: str, user=ADA):  # noqa: ANN001
@@ -38,7 +23,7 @@ async def preview(http, project_id: str, user=ADA):  # noqa: ANN001
 
 
 async def test_a_preview_is_the_mesh_the_channels_and_signed_media(api):
-    async with api.client(app_with_preview(api)) as http:
+    async with api.client() as http:
         response = await preview(http, await project(http, avatar="stock:cleo"))
         assert response.status_code == 200, response.text
         body = response.json()
@@ -63,7 +48,7 @@ async def test_a_preview_is_the_mesh_the_channels_and_signed_media(api):
 async def test_a_photo_avatar_is_previewed_with_its_own_photo_and_landmarks(api):
     from tests.support.uploads import astronaut_jpeg
 
-    async with api.client(app_with_preview(api)) as http:
+    async with api.client() as http:
         made = await http.post("/api/avatars", files={"photo": ("me.jpg", astronaut_jpeg())},
                                data={"name": "Eileen"}, headers=Api.bearer(ADA))
         assert made.status_code == 201, made.text
@@ -81,7 +66,7 @@ async def test_a_photo_avatar_is_previewed_with_its_own_photo_and_landmarks(api)
 
 
 async def test_only_the_owner_can_preview(api):
-    async with api.client(app_with_preview(api)) as http:
+    async with api.client() as http:
         project_id = await project(http)
         stranger = await preview(http, project_id, user=BOB)
         missing = await preview(http, str(uuid.uuid4()))
@@ -98,7 +83,7 @@ async def test_only_the_owner_can_preview(api):
      "line 2, column 13: intensity 2 in [joy:2] is outside 0..1"),
 ])
 async def test_a_project_that_cannot_be_previewed_is_refused(api, script, detail):
-    async with api.client(app_with_preview(api)) as http:
+    async with api.client() as http:
         response = await preview(http, await project(http, script=script))
     assert response.status_code == 422
     assert response.json()["detail"] == detail

@@ -68,6 +68,13 @@ async def unlabelled_controls(page) -> list[str]:  # noqa: ANN001
     return await page.evaluate(UNLABELLED_CONTROLS_JS)
 
 
+async def create_project(page, title: str) -> None:  # noqa: ANN001
+    """On the dashboard: make a project and wait for its editor."""
+    await page.get_by_label("New project title").fill(title)
+    await page.get_by_role("button", name="Create project").click()
+    await page.get_by_role("heading", name=title).wait_for()
+
+
 def socket_events(page) -> list[dict]:  # noqa: ANN001
     """Every JSON message the page's WebSockets receive, as they arrive."""
     events: list[dict] = []
@@ -121,11 +128,9 @@ async def test_a_person_makes_a_video_from_sign_up_to_playing_it(served, viewpor
         await page.screenshot(path=screenshot_path(viewport, "1-sign-in"))
         unnamed += await unlabelled_controls(page)
         await sign_up(page, served, f"ada-{viewport}@example.com")
-        await page.get_by_label("New project title").fill("My first video")
-        await page.get_by_role("button", name="Create project").click()
+        await create_project(page, "My first video")
 
         # The editor: write, auto-tag (the untagged sentence gets an explicit tag).
-        await page.get_by_role("heading", name="My first video").wait_for()
         script = page.get_by_label("Script")
         await script.fill(SCRIPT)
         await page.get_by_role("button", name="Auto-tag").click()
@@ -202,9 +207,7 @@ async def test_a_second_person_sees_none_of_the_first_ones_work(served):
         page = await first.new_page()
         page.set_default_timeout(UI_TIMEOUT_MS)
         await sign_up(page, served, "first@example.com")
-        await page.get_by_label("New project title").fill("Private plans")
-        await page.get_by_role("button", name="Create project").click()
-        await page.get_by_role("heading", name="Private plans").wait_for()
+        await create_project(page, "Private plans")
         private_url = page.url
 
         second = await browser.new_context(viewport=VIEWPORTS["laptop"])
@@ -261,9 +264,7 @@ async def test_a_person_makes_an_avatar_from_a_photo_and_records_a_voice(
         page = await context.new_page()
         page.set_default_timeout(UI_TIMEOUT_MS)
         await sign_up(page, served, f"photo-{viewport}@example.com")
-        await page.get_by_label("New project title").fill("My own face")
-        await page.get_by_role("button", name="Create project").click()
-        await page.get_by_role("heading", name="My own face").wait_for()
+        await create_project(page, "My own face")
 
         # A photo becomes an avatar, selected once made.
         upload = page.locator(".avatar-upload")
@@ -337,9 +338,7 @@ async def test_with_a_supabase_project_the_studio_signs_in_through_supabase(
             page = await browser.new_page()
             page.set_default_timeout(UI_TIMEOUT_MS)
             await sign_up(page, served, "sb-user@example.com")
-            await page.get_by_label("New project title").fill("Made with Supabase")
-            await page.get_by_role("button", name="Create project").click()
-            await page.get_by_role("heading", name="Made with Supabase").wait_for()
+            await create_project(page, "Made with Supabase")
             await page.get_by_role("button", name="Sign out").click()
             await page.get_by_role("heading", name="Sign in to AuraStudio").wait_for()
 

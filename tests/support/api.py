@@ -47,6 +47,16 @@ class Api:
         return {"Authorization": f"Bearer {mint_token(user_id, SECRET)}"}
 
 
+async def make_project(http: httpx.AsyncClient, script: str, user: uuid.UUID = ADA,
+                       **settings: object) -> str:
+    """A project of ``user``'s with ``script`` and ``settings``, made over HTTP; its id."""
+    response = await http.post("/api/projects", json={"title": "Bridge", "script": script,
+                                                      "settings": settings},
+                               headers=Api.bearer(user))
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
 @pytest.fixture
 async def api(configure, database_url: str) -> Api:
     from api.app import prepare_database
