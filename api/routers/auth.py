@@ -91,6 +91,12 @@ class Tokens(BaseModel):
     user: AccountOut
 
 
+async def _signed_in(session: AsyncSession, account: Account) -> Tokens:
+    """A new sign-in (session family) of ``account``, and its tokens."""
+    refresh_token, _ = await accounts.start_session(session, account)
+    return _tokens(account, refresh_token)
+
+
 def _supabase_tokens(session: dict[str, Any]) -> Tokens:
     """Supabase's session, handed on as it is (its access token is the project's JWT)."""
     user = session.get("user") or {}
@@ -117,9 +123,8 @@ async def sign_up(body: Credentials, session: OwnerSession) -> Tokens:
     be 8 to 1024 characters long (422 otherwise, saying which)."""
     if (supabase := supabase_auth(get_settings())) is not None:
         return _supabase_tokens(await supabase.sign_up(body.email, body.password))
-    account = await accounts.create_account(session, body.email, body.password)
-    refresh_token, _ = await accounts.start_session(session, account)
-    return _tokens(account, refresh_token)
+    return await _signed_in(session, await accounts.create_account(session, body.email,
+                                                                    body.password))
 
 
 @router.post("/link", response_model=Tokens, responses=_REFUSED)
@@ -127,9 +132,7 @@ async def sign_in_by_link(body: SignInLink, session: OwnerSession) -> Tokens:
     """Local single-user mode: the one-time link ``aura serve`` printed signs its reader
     in as the local account, once (core/signin_link.py)."""
     redeem_code(get_settings(), body.code)
-    account = await accounts.local_account(session)
-    refresh_token, _ = await accounts.start_session(session, account)
-    return _tokens(account, refresh_token)
+    return await _signed_in(session, await accounts.local_account(session))
 
 
 @router.post("/signin", response_model=Tokens, responses=_REFUSED)
@@ -137,9 +140,8 @@ async def sign_in(body: Credentials, session: OwnerSession) -> Tokens:
     """Sign in with an email and password; a wrong one of the two is not told apart."""
     if (supabase := supabase_auth(get_settings())) is not None:
         return _supabase_tokens(await supabase.sign_in(body.email, body.password))
-    account = await accounts.authenticate(session, body.email, body.password)
-    refresh_token, _ = await accounts.start_session(session, account)
-    return _tokens(account, refresh_token)
+    return await _signed_in(session, await accounts.authenticate(session, body.email,
+                                                                  body.password))
 
 
 @router.post("/refresh", response_model=Tokens, responses=_REFUSED)
