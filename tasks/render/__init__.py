@@ -51,7 +51,7 @@ from tasks.render.encode import EncodeResult, encode_mp4
 from tasks.render.modal import render_on_modal
 
 RENDER_ENGINE_VERSION = 1
-PHOTO_RENDER_VERSION = "photo-warp-1"
+PHOTO_RENDER_VERSION = "photo-warp-2"
 """Changes with the photo renderer's drawing, so cached photo renders are redone."""
 STOCK_AVATARS = tuple(f"stock:{look}" for look in STOCK_LOOKS)
 

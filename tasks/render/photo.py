@@ -15,8 +15,9 @@ The approach of RENDERING.md, measured to cost a few milliseconds a frame:
    out towards the anchors.
 3. **Per frame.** D = B · Δ gives each ROI pixel's displacement; the backward map
    ``src = dst − D(dst − D(dst))`` (one fixed-point step) draws the ROI with one
-   ``cv2.remap``. Where the lips part, a mouth interior (dark cavity, upper teeth, a hint
-   of tongue) is painted inside the current inner-lip outline, feathered at its edge.
+   ``cv2.remap``. The lips are never repainted: they keep the photo's pixels. Where they
+   part, the mouth's inside shows through (tasks/render/mouth.py: photographed teeth, a
+   cavity darkened from the lips' own colour, a tongue).
 
 Only the ROI changes from frame to frame, so x264 spends its bits on the face.
 """
@@ -31,16 +32,27 @@ import numpy as np
 from scipy import sparse
 from scipy.spatial import Delaunay
 
+from tasks.render.mouth import (
+    INNER_LIP_LOOP,
+    LOWER_INNER_LIP,
+    LOWER_OUTER_LIP,
+    UPPER_INNER_LIP,
+    UPPER_OUTER_LIP,
+    MouthInterior,
+)
 from tasks.render.rig import POSE_CHANNELS, PoseTrack
+from tasks.render.teeth import MouthChord
+
+__all__ = ["INNER_LIP_LOOP", "LOWER_INNER_LIP", "UPPER_INNER_LIP", "PhotoFace", "place_face"]
 
 # MediaPipe face-mesh indices (canonical topology).
 FOREHEAD, CHIN = 10, 152
-UPPER_INNER_LIP = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
-LOWER_INNER_LIP = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
-UPPER_OUTER_LIP = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
-LOWER_OUTER_LIP = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
 MOUTH_CORNERS = (61, 291, 78, 308)
-INNER_LIP_LOOP = UPPER_INNER_LIP + LOWER_INNER_LIP[-2:0:-1]
+# Each lip's rings of landmarks from its inner edge outwards (corner to corner).
+UPPER_LIP_RINGS = (UPPER_INNER_LIP, (62, 183, 42, 41, 38, 12, 268, 271, 272, 407, 292),
+                   (76, 184, 74, 73, 72, 11, 302, 303, 304, 408, 306))
+LOWER_LIP_RINGS = (LOWER_INNER_LIP, (62, 96, 89, 179, 86, 15, 316, 403, 319, 325, 292),
+                   (76, 77, 90, 180, 85, 16, 315, 404, 320, 307, 306), LOWER_OUTER_LIP)
 # Upper and lower lid of each eye, point for point (right eye on screen left first).
 UPPER_LIDS = ((246, 161, 160, 159, 158, 157, 173), (466, 388, 387, 386, 385, 384, 398))
 LOWER_LIDS = ((7, 163, 144, 145, 153, 154, 155), (249, 390, 373, 374, 380, 381, 382))
@@ -55,8 +67,14 @@ BROWS = ((46, 53, 52, 65, 55, 70, 63, 105, 66, 107), (276, 283, 282, 295, 285, 3
 INNER_BROWS = ((55, 65, 107, 66), (285, 295, 336, 296))
 CHEEKS = (50, 280, 205, 425, 187, 411)
 
-JAW_DROP = 0.11
-"""How far the chin drops at ``jaw_open`` 1, in face heights (forehead to chin)."""
+JAW_DROP = 0.16
+"""How far the lower lip drops at ``jaw_open`` 1, in face heights (forehead to chin); the
+chin follows most of the way. Real speakers' open vowels part the lips by more than half
+the mouth's width (RENDERING.md)."""
+SEAM_SHADE = 0.45
+"""Where a photo's parted lips close, the fold shows the lips' colour this dark."""
+UPPER_LIP_LIFT = 0.02
+"""The upper lip's inner edge rises this many face heights at ``jaw_open`` 1."""
 JAW_GAMMA = 0.7
 """The jaw drops by ``jaw_open ** JAW_GAMMA`` of :data:`JAW_DROP`."""
 FACE_OF_SHORT_SIDE = 0.36
@@ -83,12 +101,6 @@ GAZE_IRIS_INSIDE = 0.1
 _JAW = POSE_CHANNELS.index("jaw_open")
 _GAZE_X = POSE_CHANNELS.index("gaze_x")
 _GAZE_Y = POSE_CHANNELS.index("gaze_y")
-_CAVITY = np.array([74, 28, 30], np.float32)
-_CAVITY_DEEP = np.array([30, 10, 12], np.float32)
-_TEETH = np.array([226, 218, 204], np.float32)
-_TEETH_SHADE = np.array([168, 156, 146], np.float32)
-_TONGUE = np.array([168, 82, 86], np.float32)
-_SEAM = np.array([96, 42, 44], np.float32)
 
 
 @dataclass(frozen=True)
@@ -142,22 +154,51 @@ class PhotoFace:
             self.base = lay_over(self.base, matte, backdrop_rgb)
         s, (ox, oy) = self.placement.scale, self.placement.offset
         self.points = (landmarks[:478, :2] * s + np.array([ox, oy])).astype(np.float64)
-        self.base = self._fill_open_mouth(self.base)
         self.face_h = float(np.linalg.norm(self.points[CHIN] - self.points[FOREHEAD]))
         self._roi = self._region()
         x0, y0, x1, y1 = self._roi
         anchors = self._anchors()
-        self._nodes = np.vstack([self.points, anchors])
+        # Nodes: the landmarks, points along the lips' inner edges (so that no triangle
+        # crosses an edge: the lips part exactly along them) and the fixed anchors.
+        # ``_node_moves`` (nodes × 478) gives every node's displacement from the
+        # landmarks'.
+        along_lips = _along_polylines((UPPER_INNER_LIP, LOWER_INNER_LIP), LIP_EDGE_SAMPLES)
+        self._node_moves = sparse.vstack([
+            sparse.identity(478, format="csr"), along_lips,
+            sparse.csr_matrix((len(anchors), 478))]).tocsr()
+        self._nodes = np.vstack([self.points, along_lips @ self.points, anchors])
         self._n_points = len(self._nodes)
-        self._mesh = Delaunay(self._nodes)
+        self._shapes = self._author_shapes()  # (len(POSE_CHANNELS), 478, 2)
+        self._triangles = self._triangulate()
+        self._triangle_ids = self._rasterise_triangles()
+        inner_edge = np.zeros(self._n_points, bool)
+        inner_edge[list(UPPER_INNER_LIP + LOWER_INNER_LIP)] = True
+        inner_edge[478:478 + along_lips.shape[0]] = True
+        self._between_lips = inner_edge[self._triangles].all(axis=1)
         self._B = self._interpolation()
         self._zones = self._exact_zones()
         gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
         self._grid_x, self._grid_y = gx, gy
-        self._shapes = self._author_shapes()  # (len(POSE_CHANNELS), 478, 2)
-        self._lower_lip = list(LOWER_INNER_LIP[1:-1] + LOWER_OUTER_LIP[1:-1])
-        self._upper_lip = list(UPPER_INNER_LIP[1:-1] + UPPER_OUTER_LIP[1:-1])
         self._rest = self._closure()          # (478, 2): lips together at rest
+        self._interior = MouthInterior(self.base, self.points, self.points + self._rest,
+                                       self.face_h, self.placement.scale)
+        self.base = self._hide_open_mouth(self.base)
+
+    def _hide_open_mouth(self, frame: np.ndarray) -> np.ndarray:
+        """The photo with what shows between parted lips (teeth, darkness) filled in from
+        the lips around it. The warp closes such lips at rest and the mouth's inside is
+        drawn apart from the photo (its teeth were taken already), so those pixels may
+        only ever peek through where the closing lips fold; the lips themselves are not
+        touched (the fill stays a pixel inside their inner edge)."""
+        gap = (self.points[list(LOWER_INNER_LIP[1:-1]), 1]
+               - self.points[list(UPPER_INNER_LIP[1:-1]), 1])
+        if gap.max() < 2.0:
+            return frame
+        mask = np.zeros(frame.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [np.round(self.points[list(INNER_LIP_LOOP)]).astype(np.int32)], 255)
+        alpha = cv2.GaussianBlur(mask, (3, 3), 0)[..., None].astype(np.float32) / 255
+        shadow = self._interior.lip_rgb * SEAM_SHADE
+        return np.clip(frame * (1 - alpha) + shadow * alpha, 0, 255).astype(np.uint8)
 
     # -- set-up ---------------------------------------------------------------------
 
@@ -183,19 +224,44 @@ class PhotoFace:
                             np.stack([np.full_like(ys, x1 - 1), ys], 1)])
         return np.vstack([ring, border])
 
+    def _triangulate(self) -> np.ndarray:
+        """The mesh's triangles (n, 3), node numbers.
+
+        Delaunay of the nodes *with the mouth wide open*: in a closed mouth the two
+        lips' inner edges lie a pixel apart, and a triangulation of the neutral points
+        would join the upper lip to the lower one across the seam, so that opening would
+        smear a lip's texture over the other. Opened, every triangle lies in one lip or
+        in the gap between them (which the mouth's inside covers)."""
+        opened = self._nodes.copy()
+        opened += self._node_moves @ (self._closure() + self._shapes[_JAW] * 1.5)
+        return Delaunay(opened).simplices
+
+    def _rasterise_triangles(self) -> np.ndarray:
+        """For every ROI pixel the neutral triangle that holds it (-1 for none)."""
+        x0, y0, x1, y1 = self._roi
+        ids = np.full((y1 - y0, x1 - x0), -1, np.float32)  # exact in float32
+        corners = np.round((self._nodes[self._triangles] - [x0, y0]) * 16).astype(np.int32)
+        for k, tri in enumerate(corners):
+            cv2.fillConvexPoly(ids, tri, k, cv2.LINE_8, 4)
+        return ids.astype(np.int32)
+
     def _interpolation(self) -> sparse.csr_matrix:
         """B: ROI pixels × nodes, barycentric weights of each pixel's triangle."""
         x0, y0, x1, y1 = self._roi
         gy, gx = np.mgrid[y0:y1, x0:x1]
         pixels = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float64)
-        mesh = self._mesh
-        simplex = mesh.find_simplex(pixels)
+        simplex = self._triangle_ids.ravel()
         inside = simplex >= 0
-        transform = mesh.transform[simplex[inside]]
-        bary2 = np.einsum("nij,nj->ni", transform[:, :2], pixels[inside] - transform[:, 2])
-        bary = np.column_stack([bary2, 1 - bary2.sum(axis=1)])
+        vertices = self._nodes[self._triangles[simplex[inside]]]  # (n, 3, 2)
+        edges = np.stack([vertices[:, 0] - vertices[:, 2], vertices[:, 1] - vertices[:, 2]],
+                         axis=2)
+        with np.errstate(all="ignore"):
+            inverse = np.linalg.inv(edges + np.eye(2) * 1e-9)
+        bary2 = np.einsum("nij,nj->ni", inverse, pixels[inside] - vertices[:, 2])
+        bary2 = np.nan_to_num(np.clip(bary2, 0, 1))
+        bary = np.column_stack([bary2, np.clip(1 - bary2.sum(axis=1), 0, 1)])
         rows = np.repeat(np.flatnonzero(inside), 3)
-        cols = mesh.simplices[simplex[inside]].ravel()
+        cols = self._triangles[simplex[inside]].ravel()
         return sparse.csr_matrix((bary.ravel(), (rows, cols)),
                                  shape=(pixels.shape[0], self._n_points))
 
@@ -221,8 +287,10 @@ class PhotoFace:
             # Every triangle that reaches into the box (by a vertex or a box corner).
             inside = ((self._nodes[:, 0] >= bx0 + x0) & (self._nodes[:, 0] <= bx1 + x0)
                       & (self._nodes[:, 1] >= by0 + y0) & (self._nodes[:, 1] <= by1 + y0))
-            touching = inside[self._mesh.simplices].any(axis=1)
-            touching[self._mesh.find_simplex(corners.astype(np.float64))] = True
+            touching = inside[self._triangles].any(axis=1)
+            ids = self._triangle_ids[np.clip(corners[:, 1] - y0, 0, y1 - y0 - 1),
+                                     np.clip(corners[:, 0] - x0, 0, x1 - x0 - 1)]
+            touching[ids[ids >= 0]] = True
             zones.append(((bx0, by0, bx1, by1), np.flatnonzero(touching)))
         return zones
 
@@ -235,10 +303,18 @@ class PhotoFace:
             if h <= 0 or w <= 0:
                 continue
             ids = np.full((h, w), -1, np.float32)  # triangle numbers (exact in float32)
-            vertices = self._mesh.simplices[triangles]
+            vertices = self._triangles[triangles]
             shifted = deformed[vertices] - [x0 + bx0, y0 + by0]
-            for k, tri in enumerate(np.round(shifted * 16).astype(np.int32)):
-                cv2.fillConvexPoly(ids, tri, k, cv2.LINE_8, 4)
+            # A triangle folded flat (parted lips that met) would still be drawn as a
+            # line, mapping it to whatever it held: leave it out.
+            edges = shifted[:, 1:] - shifted[:, :1]
+            area = np.abs(edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0])
+            # Triangles between the lips first: where closing lips still leave them a
+            # sliver, the lips drawn over them win.
+            drawn = np.flatnonzero(area > 0.5)
+            for k in drawn[np.argsort(~self._between_lips[triangles[drawn]], kind="stable")]:
+                cv2.fillConvexPoly(ids, np.round(shifted[k] * 16).astype(np.int32), int(k),
+                                   cv2.LINE_8, 4)
             covered = ids >= 0
             if not covered.any():
                 continue
@@ -264,28 +340,21 @@ class PhotoFace:
             map_x[ys[ok] + by0, xs[ok] + bx0] = sx[ok]
             map_y[ys[ok] + by0, xs[ok] + bx0] = sy[ok]
 
-    def _fill_open_mouth(self, frame: np.ndarray) -> np.ndarray:
-        """The photo with its own mouth opening (teeth, darkness) painted over from the
-        lips around it: the warp closes the lips at rest and the renderer draws its own
-        mouth interior, so nothing of the photo's interior should be dragged along."""
-        loop = self.points[list(INNER_LIP_LOOP)]
-        gap = self.points[list(LOWER_INNER_LIP[1:-1]), 1] - self.points[
-            list(UPPER_INNER_LIP[1:-1]), 1]
-        if gap.max() < 1.0:
-            return frame
-        mask = np.zeros(frame.shape[:2], np.uint8)
-        cv2.fillPoly(mask, [np.round(loop).astype(np.int32)], 255)
-        mask = cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=2)
-        return cv2.inpaint(frame, mask, 5, cv2.INPAINT_TELEA)
-
     def _closure(self) -> np.ndarray:
         """Moves that bring parted lips together (a photo may show an open mouth)."""
         rest = np.zeros((478, 2))
-        for upper, lower in zip(UPPER_INNER_LIP[1:-1], LOWER_INNER_LIP[1:-1], strict=True):
+        # The lower lip does most of the closing (the jaw rises), the upper lip stretches
+        # down over the teeth; the lips' inner rings follow their edges part of the way,
+        # so that no lip folds over itself.
+        for k, (upper, lower) in enumerate(zip(UPPER_INNER_LIP[1:-1], LOWER_INNER_LIP[1:-1],
+                                               strict=True)):
             gap = self.points[lower, 1] - self.points[upper, 1]
-            if gap > 0:
-                rest[upper, 1] += 0.5 * gap
-                rest[lower, 1] -= 0.5 * gap
+            if gap <= 0:
+                continue
+            for ring, share in zip(UPPER_LIP_RINGS, (0.35, 0.22, 0.1), strict=True):
+                rest[ring[k + 1], 1] += share * gap
+            for ring, share in zip(LOWER_LIP_RINGS, (0.65, 0.55, 0.45, 0.35), strict=True):
+                rest[ring[k + 1], 1] -= share * gap
         return rest
 
     def _falloff(self, index: int | tuple[int, ...], sigma: float) -> np.ndarray:
@@ -299,15 +368,28 @@ class PhotoFace:
         shapes = {name: np.zeros((478, 2)) for name in POSE_CHANNELS}
         mouth_c = p[list(MOUTH_CORNERS)].mean(axis=0)
         upper_y = p[list(UPPER_INNER_LIP)][:, 1].mean()
-        chin_y = p[CHIN, 1]
-        # Jaw: everything below the upper lip drops, most at the chin, less to the sides.
-        below = np.clip((p[:, 1] - upper_y) / max(chin_y - upper_y, 1.0), 0, 1)
+        # Jaw: everything below the upper lip drops, less to the sides.
+        # The jaw is a rigid block from the lower lip down: the skin under the lip does
+        # not stretch; the cheeks and the jaw line give way to the sides.
+        lower_y = p[list(LOWER_OUTER_LIP[2:-2]), 1].mean()
+        below = np.clip((p[:, 1] - upper_y) / max(lower_y - upper_y, 1.0), 0, 1)
         side = np.clip(1 - ((p[:, 0] - mouth_c[0]) / (0.55 * f)) ** 2, 0.15, 1)
-        jaw = below ** 0.6 * side
-        jaw[list(LOWER_INNER_LIP[1:-1])] = np.maximum(jaw[list(LOWER_INNER_LIP[1:-1])], 0.9)
+        jaw = below ** 0.8 * side
+        # The lips part in an oval: most at the middle, little near the corners.
+        chord = MouthChord.of(p)
+        for lip, floor in ((LOWER_INNER_LIP[1:-1], 0.0), (LOWER_OUTER_LIP[1:-1], 0.6)):
+            t, _ = chord.coordinates(p[list(lip)])
+            jaw[list(lip)] = floor + (1 - floor) * np.sin(np.pi * np.clip(t, 0, 1)) ** 0.8
         jaw[list(UPPER_INNER_LIP)] = 0.0
         shapes["jaw_open"][:, 1] = JAW_DROP * f * jaw
-        shapes["jaw_open"][list(UPPER_INNER_LIP[1:-1]), 1] -= 0.008 * f
+        t, _ = chord.coordinates(p)
+        lift = self._falloff(UPPER_INNER_LIP[2:-2], 0.025) * (jaw == 0)
+        shapes["jaw_open"][:, 1] -= (UPPER_LIP_LIFT * f * lift
+                                     * np.sin(np.pi * np.clip(t, 0, 1)) ** 0.8)
+        # As the jaw drops the corners draw in a little.
+        for corner in (61, 291, 78, 308):
+            w = self._falloff(corner, 0.05)
+            shapes["jaw_open"][:, 0] -= 0.02 * f * w * np.sign(p[corner, 0] - mouth_c[0])
         # Mouth corners: wider / narrower and rounder.
         for corner in (61, 291):
             w = self._falloff(corner, 0.09)
@@ -319,8 +401,7 @@ class PhotoFace:
             shapes["mouth_corner_down"][:, 1] += 0.03 * f * w
         cheeks = self._falloff(CHEEKS, 0.08)
         shapes["smile"][:, 1] -= 0.012 * f * cheeks
-        # lips_pressed has no shape of its own: it holds the lips together against the
-        # jaw (see displacements).
+        # lips_pressed has no shape of its own: it closes the jaw (see displacements).
         upper_lip = self._falloff(UPPER_OUTER_LIP[2:-2], 0.04)
         shapes["upper_lip_raise"][:, 1] -= 0.018 * f * upper_lip
         shapes["nose_wrinkle"][:, 1] -= 0.01 * f * self._falloff((5, 4, 195), 0.05)
@@ -414,21 +495,25 @@ class PhotoFace:
         weights[_JAW] = max(weights[_JAW], 0.0) ** JAW_GAMMA
         delta = np.tensordot(weights, self._shapes, axes=1) + self._rest
         # Pressed lips stay together however far the jaw has dropped (p, b, m).
+        # Pressed lips (p, b, m) close the jaw, however far it had dropped.
         pressed = min(max(channels["lips_pressed"], 0.0), 1.0)
         if pressed:
-            jaw = weights[_JAW] * self._shapes[_JAW]
-            delta[self._lower_lip] -= pressed * jaw[self._lower_lip]
-            delta[self._upper_lip] -= pressed * jaw[self._upper_lip]
+            delta -= pressed * weights[_JAW] * self._shapes[_JAW]
         self._keep_irises_open(delta, weights[_GAZE_Y])
         # Head motion: a small rotation about the chin and a shift, fading at the anchors.
-        angle = np.deg2rad(channels["head_roll_deg"])
-        pivot = self.points[CHIN]
-        rel = self.points - pivot
-        rotated = np.stack([rel[:, 0] * np.cos(angle) - rel[:, 1] * np.sin(angle),
-                            rel[:, 0] * np.sin(angle) + rel[:, 1] * np.cos(angle)], 1)
-        delta += rotated - rel
-        delta += np.array([channels["head_dx"], channels["head_dy"]]) * self.face_h
+        head = self.head_matrix(pose)
+        delta += self.points @ head[:, :2].T + head[:, 2] - self.points
         return delta
+
+    def head_matrix(self, pose: np.ndarray) -> np.ndarray:
+        """The head motion of a pose as a 2×3 affine matrix of frame pixels: a rotation
+        by ``head_roll_deg`` about the chin, then the shift ``head_dx``, ``head_dy``."""
+        channels = dict(zip(POSE_CHANNELS, pose, strict=True))
+        angle = np.deg2rad(channels["head_roll_deg"])
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        pivot = self.points[CHIN]
+        shift = np.array([channels["head_dx"], channels["head_dy"]]) * self.face_h
+        return np.column_stack([rotation, pivot - rotation @ pivot + shift])
 
     def _keep_irises_open(self, delta: np.ndarray, gaze_y: float) -> None:
         """Hold back the up-and-down gaze where the lids narrow the eye (a squint, a
@@ -451,8 +536,7 @@ class PhotoFace:
     def draw(self, pose: np.ndarray, out: np.ndarray) -> None:
         """Draw one frame into ``out`` (the base frame, changed only inside the ROI)."""
         delta = self.displacements(pose)
-        nodes = np.zeros((self._n_points, 2), np.float64)
-        nodes[:478] = delta
+        nodes = self._node_moves @ delta
         x0, y0, x1, y1 = self._roi
         shape = (y1 - y0, x1 - x0)
         field = (self._B @ nodes).astype(np.float32)
@@ -465,63 +549,9 @@ class PhotoFace:
         self._exact_maps(self._nodes + nodes, map_x, map_y)
         patch = cv2.remap(self.base, map_x, map_y, cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REFLECT)
-        self._draw_mouth(patch, self.points + delta, (x0, y0))
+        self._interior.draw(patch, self.points + delta, (x0, y0), self.head_matrix(pose),
+                            _coverage)
         out[y0:y1, x0:x1] = patch
-
-    def _draw_mouth(self, patch: np.ndarray, points: np.ndarray,
-                    origin: tuple[int, int]) -> None:
-        """Cavity, upper teeth and tongue inside the current inner-lip outline."""
-        upper = points[list(UPPER_INNER_LIP)]
-        lower = points[list(LOWER_INNER_LIP)]
-        opening = float((lower[1:-1, 1] - upper[1:-1, 1]).max())
-        if opening < 0.6:
-            self._draw_lip_seam(patch, upper - np.array(origin))
-            return
-        loop = points[list(INNER_LIP_LOOP)] - np.array(origin)
-        box = _box_around(loop, patch.shape, 2)
-        if box is None:
-            return
-        bx0, by0, bx1, by1 = box
-        h, w = by1 - by0, bx1 - bx0
-
-        def mask(poly: np.ndarray) -> np.ndarray:
-            return _coverage(box, lambda big, to_px: cv2.fillPoly(
-                big, [to_px(poly)], 255, cv2.LINE_AA))
-
-        inside = cv2.GaussianBlur(mask(loop), (3, 3), 0)
-        region = patch[by0:by1, bx0:bx1].astype(np.float32)
-        ys = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
-        cavity = _CAVITY * (1 - ys) + _CAVITY_DEEP * ys
-        color = np.broadcast_to(cavity, (h, w, 3)).copy()
-        up = upper - np.array(origin)
-        lo = lower - np.array(origin)
-        teeth_h = min(0.22 * opening, 0.02 * self.face_h)
-        teeth = 0.75 * mask(np.vstack([up, (up + [0, teeth_h])[::-1]]))[..., None]
-        teeth_color = _TEETH * (1 - 0.6 * ys) + _TEETH_SHADE * (0.6 * ys)
-        color = color * (1 - teeth) + teeth_color * teeth
-        # The tongue: the top of an ellipse resting on the lower lip.
-        t = np.linspace(0, 2 * np.pi, 24, endpoint=False)
-        center = lo[len(lo) // 2] - [0, 0.12 * opening]
-        axes = (0.32 * (lo[-1, 0] - lo[0, 0]), 0.32 * opening)
-        tongue = mask(np.stack([center[0] + axes[0] * np.cos(t),
-                                center[1] + axes[1] * np.sin(t)], 1))[..., None]
-        color = color * (1 - 0.8 * tongue) + _TONGUE * (0.8 * tongue)
-        alpha = inside[..., None]
-        patch[by0:by1, bx0:bx1] = np.clip(region * (1 - alpha) + color * alpha, 0, 255).astype(
-            np.uint8)
-
-    def _draw_lip_seam(self, patch: np.ndarray, upper: np.ndarray) -> None:
-        """The thin shadow where closed lips meet (the photo's own was painted over)."""
-        box = _box_around(upper, patch.shape, 3)
-        if box is None:
-            return
-        x0, y0, x1, y1 = box
-        thickness = max(1, int(round(self.face_h / 160 * _SUPERSAMPLE)))
-        line = _coverage(box, lambda big, to_px: cv2.polylines(
-            big, [to_px(upper)], False, 255, thickness, cv2.LINE_AA))
-        alpha = 0.55 * line[..., None]
-        region = patch[y0:y1, x0:x1].astype(np.float32)
-        patch[y0:y1, x0:x1] = (region * (1 - alpha) + _SEAM * alpha).astype(np.uint8)
 
     def frames(self, pose: PoseTrack) -> Iterator[np.ndarray]:
         """One RGB24 frame per pose. The same buffer is reused: consume each frame before
@@ -531,6 +561,26 @@ class PhotoFace:
         for row in matrix:
             self.draw(row.astype(np.float64), out)
             yield out
+
+
+LIP_EDGE_SAMPLES = 3
+"""Extra nodes between every two landmarks of a lip's inner edge."""
+
+
+def _along_polylines(lines: tuple[tuple[int, ...], ...], per_segment: int) -> sparse.csr_matrix:
+    """Weights (samples × 478) of points spaced evenly between consecutive landmarks of
+    each line (the landmarks themselves excluded)."""
+    rows, cols, values = [], [], []
+    n = 0
+    for line in lines:
+        for a, b in zip(line[:-1], line[1:], strict=True):
+            for k in range(1, per_segment + 1):
+                f = k / (per_segment + 1)
+                rows += [n, n]
+                cols += [a, b]
+                values += [1 - f, f]
+                n += 1
+    return sparse.csr_matrix((values, (rows, cols)), shape=(n, 478))
 
 
 _SUPERSAMPLE = 4
@@ -547,15 +597,6 @@ def _along_lid(points: np.ndarray, values: np.ndarray, corners: tuple[int, int],
     if vs.ndim == 1:
         return np.interp(x, xs, vs)
     return np.stack([np.interp(x, xs, v) for v in vs.T], axis=-1)
-
-
-def _box_around(points: np.ndarray, shape: tuple[int, ...], margin: int,
-                ) -> tuple[int, int, int, int] | None:
-    """The pixel box around ``points`` with a margin, inside an image of ``shape``."""
-    x0, y0 = np.floor(points.min(axis=0)).astype(int) - margin
-    x1, y1 = np.ceil(points.max(axis=0)).astype(int) + margin + 1
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, shape[1]), min(y1, shape[0])
-    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
 def _coverage(box: tuple[int, int, int, int], draw) -> np.ndarray:  # noqa: ANN001

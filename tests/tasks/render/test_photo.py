@@ -12,7 +12,6 @@ from tasks.render.photo import (
     EYE_CORNERS,
     GAZE_MIN_SQUEEZE,
     GAZE_TURN_X,
-    INNER_LIP_LOOP,
     IRISES,
     LID_CREASES,
     LOWER_INNER_LIP,
@@ -53,7 +52,8 @@ def test_the_photo_covers_the_frame_with_the_face_centred_and_large(astronaut):
 def test_parted_lips_close_at_rest_and_open_with_the_jaw(astronaut):
     face = PhotoFace(*astronaut, 720, 1280)
     gap = face.points[list(LOWER_INNER_LIP), 1] - face.points[list(UPPER_INNER_LIP), 1]
-    assert gap.max() > 5  # the astronaut smiles with parted lips
+    assert gap.max() > 5  # the astronaut smiles with parted lips, showing her teeth
+    assert face._interior.own_teeth
     rest = face.points + face.displacements(pose())
     assert np.abs(rest[list(LOWER_INNER_LIP), 1] - rest[list(UPPER_INNER_LIP), 1]).max() < 1e-6
     open_ = face.points + face.displacements(pose(jaw_open=1.0))
@@ -134,7 +134,8 @@ def darkest_x(frame: np.ndarray, box: tuple[int, int, int, int]) -> float:
     return float(np.nonzero(grey <= np.percentile(grey, 10))[1].mean())
 
 
-def test_only_the_face_region_changes_and_an_open_mouth_shows_a_dark_cavity(astronaut):
+def test_only_the_face_region_changes_and_an_open_mouth_shows_teeth_above_a_dark_cavity(
+        astronaut):
     face = PhotoFace(*astronaut, 720, 1280)
     frame = face.base.copy()
     face.draw(pose(jaw_open=0.9), frame)
@@ -142,9 +143,41 @@ def test_only_the_face_region_changes_and_an_open_mouth_shows_a_dark_cavity(astr
     outside = np.ones(frame.shape[:2], bool)
     outside[y0:y1, x0:x1] = False
     assert np.array_equal(frame[outside], face.base[outside])
-    loop = face.points + face.displacements(pose(jaw_open=0.9))
-    inner = loop[list(INNER_LIP_LOOP)].mean(axis=0).round().astype(int)
-    assert frame[inner[1] + 3, inner[0]].mean() < 0.6 * face.base[inner[1], inner[0]].mean()
+    moved = face.points + face.displacements(pose(jaw_open=0.9))
+    top, bottom = moved[13], moved[14]
+    assert bottom[1] - top[1] > 0.1 * face.face_h  # a speech-sized opening
+    x = int(round((top[0] + bottom[0]) / 2))
+    column = frame[int(top[1]) + 2:int(bottom[1]) - 2, x].astype(float).mean(axis=1)
+    upper_third = column[: len(column) // 3]
+    assert upper_third.max() > 150  # teeth, just below the upper lip
+    assert column[len(column) // 2:].min() < 0.5 * upper_third.max()  # the cavity behind
+
+
+def test_a_closed_mouth_keeps_the_photos_own_lips_and_borrows_photographed_teeth():
+    from matplotlib import cbook
+    from PIL import Image
+
+    with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as image:
+        photo = np.asarray(image.convert("RGB"))
+    face = PhotoFace(photo, reconstruct_face(photo).landmarks, 720, 1280)
+    assert not face._interior.own_teeth
+    frame = face.base.copy()
+    face.draw(pose(), frame)
+    lips = face.points[list(UPPER_INNER_LIP + LOWER_INNER_LIP)]
+    (lx0, ly0), (lx1, ly1) = lips.min(axis=0).astype(int) - 4, lips.max(axis=0).astype(int) + 4
+    # At rest nothing is painted over the lips: the warp only resamples the photo's
+    # pixels where it brings the inner edges together (a painted seam or lip colour would
+    # change whole rows of them by tens of levels).
+    diff = np.abs(frame[ly0:ly1, lx0:lx1].astype(int) - face.base[ly0:ly1, lx0:lx1].astype(int))
+    assert diff.mean() < 1.5 and np.percentile(diff, 99) <= 8, (diff.mean(), diff.max())
+    face.draw(pose(jaw_open=0.8), frame)
+    moved = face.points + face.displacements(pose(jaw_open=0.8))
+    x = int(round(moved[13, 0]))
+    column = frame[int(moved[13, 1]) + 2:int(moved[14, 1]) - 2, x].astype(float).mean(axis=1)
+    lip = face.base[int(face.points[0, 1]):int(face.points[13, 1]), x].astype(float).mean()
+    teeth = column[: len(column) // 3].max()
+    assert teeth > lip  # the bundled teeth show, lighter than her lip...
+    assert column[len(column) // 2:].min() < 0.5 * teeth  # ...above the dark cavity
 
 
 def test_frames_follow_the_pose_track(astronaut):
