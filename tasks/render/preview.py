@@ -21,7 +21,7 @@ synthesize_voice → align_lipsync results (the same call the renderer makes), a
 basis is :meth:`tasks.render.photo.PhotoFace.displacements` of a unit pose minus that of
 the neutral pose: the displacement fields the photo renderer warps with. Two terms of
 ``displacements`` are not linear in the pose, and are made linear here: the jaw opens by
-``jaw_open ** JAW_GAMMA`` (that is the jaw channel's weight), and pressed lips hold
+``jaw_drop_share(jaw_open)`` (that is the jaw channel's weight), and pressed lips hold
 against the jaw (an extra channel ``lips_pressed_jaw`` of weight ``lips_pressed ·
 jaw``); head roll is linear per degree (exact to well under a pixel at the rig's ±1°).
 The iris-keeping clamp of up-and-down gaze is left out (the irises are not part of the
@@ -108,13 +108,13 @@ def preview_channels() -> tuple[str, ...]:
 def channel_weights(pose: Any) -> dict[str, np.ndarray]:
     """Per-frame weight of every preview channel for a :class:`PoseTrack`, float32.
 
-    The pose channels as they are, except the jaw (opened by ``jaw_open ** JAW_GAMMA``,
-    as the photo renderer does) and :data:`PRESSED_CHANNEL` (``lips_pressed · jaw``).
+    The pose channels as they are, except the jaw (opened by ``jaw_drop_share``, as the
+    photo renderer does) and :data:`PRESSED_CHANNEL` (``lips_pressed · jaw``).
     """
-    from tasks.render.photo import JAW_GAMMA
+    from tasks.render.photo import jaw_drop_share
 
     channels = pose.channels()
-    jaw = np.clip(channels[JAW_CHANNEL], 0.0, None) ** JAW_GAMMA
+    jaw = jaw_drop_share(channels[JAW_CHANNEL]).astype(np.float32)
     out = {}
     for name in preview_channels():
         if name == JAW_CHANNEL:
@@ -176,10 +176,10 @@ def build_mesh(image_rgb: np.ndarray, landmarks: np.ndarray, texture_key: str) -
 
 def mesh_key(texture_key: str, landmarks_key: str) -> str:
     """Where the mesh and bases of a stored face are kept."""
-    from tasks.render.photo import JAW_DROP, JAW_GAMMA
+    from tasks.render.photo import JAW_AT_REST, JAW_DROP, JAW_GAMMA
 
     return content_key("preview/mesh", PREVIEW_VERSION, texture_key, landmarks_key,
-                       JAW_GAMMA, JAW_DROP, suffix=".npz")
+                       JAW_GAMMA, JAW_DROP, JAW_AT_REST, suffix=".npz")
 
 
 def preview_mesh(storage: Storage, texture_key: str, landmarks_key: str) -> PreviewMesh:

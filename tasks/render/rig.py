@@ -456,12 +456,13 @@ def build_pose_track(
     e = {name: expr[:, i] for name, i in _EXPR.items()}
 
     vis_jaw, vis_width, vis_round, vis_pressed = mouth.T
+    speech = 1.0 - w[:, VISEMES.index("sil")]
     jaw = vis_jaw * (1.0 - 0.3 * e["lip_press"])
-    jaw = jaw + e["mouth_open"] * (1.0 - jaw)
+    # An emotion's open mouth (surprise) opens speech wider; in pauses the lips close.
+    jaw = jaw + e["mouth_open"] * _smooth(speech, 0.2 * fps) * (1.0 - jaw)
     width = vis_width + 0.35 * e["smile"] + 0.45 * e["mouth_stretch"]
     pressed = vis_pressed + 0.5 * e["lip_press"] * (1.0 - vis_jaw)
 
-    speech = 1.0 - w[:, VISEMES.index("sil")]
     head_dx, head_dy, head_roll = _head_motion(t_s, speech, fps, rng)
     blink = _blinks(n, fps, rng)
     gaze_x, gaze_y = _gaze(speech, fps, np.random.default_rng([seed, 1]))

@@ -148,7 +148,11 @@ def eye_white(rgb: np.ndarray, points: np.ndarray) -> np.ndarray | None:
     if len(pixels) < 8:
         return None
     luminance = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
-    return pixels[luminance >= np.median(luminance)].mean(axis=0)
+    light = pixels[luminance >= np.median(luminance)]
+    # Of those, the less coloured half: narrowed or shadowed eyes let lids and skin into
+    # the loops, and skin is far more coloured than the white of an eye.
+    chroma = light.max(axis=1) - light.min(axis=1)
+    return light[chroma <= np.median(chroma)].mean(axis=0)
 
 
 def grain_sigma(gray: np.ndarray) -> float:
@@ -161,15 +165,29 @@ def grain_sigma(gray: np.ndarray) -> float:
 def match_to_photo(strip: np.ndarray, white_rgb: np.ndarray | None,
                    reference_white_rgb: np.ndarray) -> np.ndarray:
     """The bundled strip recoloured so that its teeth stand to the photo's eye whites as
-    the astronaut's teeth stand to hers (``reference_white_rgb``). A photo whose eyes
-    cannot be read keeps the strip's colour, dimmed to 85%."""
+    the astronaut's teeth stand to hers (``reference_white_rgb``), tinted by at most
+    :data:`MAX_TINT`. A photo whose eyes cannot be read keeps the strip's colour, dimmed
+    to 85%."""
     out = strip.copy()
     if white_rgb is None:
         out[..., :3] *= 0.85
         return out
     gain = np.asarray(white_rgb, np.float32) / np.maximum(reference_white_rgb, 1.0)
+    # The light follows the eyes; the tint only so far: eyes read through skin or lids
+    # would give teeth the colour of skin.
+    level = float(gain.mean())
+    tint = gain / max(level, 1e-6)
+    for _ in range(8):  # clipped and brought back to a mean of 1 until both hold
+        tint = np.clip(tint, 1 - MAX_TINT, 1 + MAX_TINT)
+        tint = tint / tint.mean()
+    gain = level * tint
     out[..., :3] = np.clip(out[..., :3] * gain, 0, 255)
     return out
+
+
+MAX_TINT = 0.15
+"""The matched teeth's colour departs from the strip's by at most this share per channel
+(relative to their brightness change); colour casts of real photos lie within it."""
 
 
 REFERENCE_WHITE_PATH = TEXTURE_PATH.with_suffix(".white.npy")

@@ -51,6 +51,15 @@ def test_a_short_plosive_still_closes_the_lips_fully():
     assert weights[:, VISEMES.index("PP")].max() == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("start_s", [0.2, 0.21, 0.23, 0.25])
+def test_every_frame_that_shows_a_plosive_shows_the_lips_shut(start_s):
+    # A 21 ms "m" (as the voice speaks some), wherever it falls against the frames.
+    track = phones(("ɑ", start_s), ("m", 0.021), ("ɑ", 0.3))
+    weights = viseme_weights(track, duration_s=start_s + 0.321, fps=30)
+    shown = range(int(start_s * 30), int((start_s + 0.021) * 30) + 1)
+    assert all(weights[k, VISEMES.index("PP")] == pytest.approx(1.0) for k in shown)
+
+
 def test_lips_lead_the_voice():
     track = phones(("_", 0.5), ("ɑ", 0.5))
     weights = viseme_weights(track, duration_s=1.0, fps=100)

@@ -153,6 +153,15 @@ def test_only_the_face_region_changes_and_an_open_mouth_shows_teeth_above_a_dark
     assert column[len(column) // 2:].min() < 0.5 * upper_third.max()  # the cavity behind
 
 
+def test_the_neck_stays_still_while_the_jaw_drops_wide(astronaut):
+    face = PhotoFace(*astronaut, 720, 1280)
+    frame = face.base.copy()
+    face.draw(pose(jaw_open=1.0), frame)
+    chin = face.points + face.displacements(pose(jaw_open=1.0))
+    below = int(chin[:, 1].max() + 0.15 * face.face_h)  # under the dropped chin: the neck
+    assert np.array_equal(frame[below:], face.base[below:])
+
+
 def test_a_closed_mouth_keeps_the_photos_own_lips_and_borrows_photographed_teeth():
     from matplotlib import cbook
     from PIL import Image

@@ -208,7 +208,15 @@ def test_frames_outside_every_span_are_neutral():
     pose = build_pose_track(silence(3.0), [(1.0, 2.0, "surprise", 1.0)], FPS)
     assert pose.brow_raise[:20].max() == 0.0 and pose.brow_raise[70:].max() == 0.0
     assert pose.brow_raise[45] > 0.9
-    assert pose.jaw_open[45] > 0.2  # surprise drops the jaw a little
+
+
+def test_surprise_opens_speech_wider_but_the_lips_close_in_its_pauses():
+    spoken = visemes(("E", 90))
+    plain = build_pose_track(spoken, [], FPS)
+    surprised = build_pose_track(spoken, [(0.0, 3.0, "surprise", 1.0)], FPS)
+    assert surprised.jaw_open[45] > plain.jaw_open[45] + 0.1
+    quiet = build_pose_track(silence(3.0), [(0.0, 3.0, "surprise", 1.0)], FPS)
+    assert quiet.brow_raise[45] > 0.9 and quiet.jaw_open.max() == 0.0
 
 
 @pytest.mark.parametrize("fps", [25, 30, 60])

@@ -11,6 +11,7 @@ from skimage import data
 
 from tasks.avatar.reconstruct import reconstruct_face
 from tasks.render.teeth import (
+    MAX_TINT,
     bundled_strip,
     cut_bundled_strip,
     eye_white,
@@ -39,15 +40,27 @@ def test_a_closed_mouth_shows_no_teeth_to_take(hopper):
     assert not shows_teeth(teeth_strip(*hopper))
 
 
-def test_teeth_take_the_colour_of_the_photos_eye_whites(hopper):
+def _teeth_gain(matched: np.ndarray) -> np.ndarray:
+    teeth = bundled_strip()[..., 3] > 200
+    return (matched[teeth, :3].mean(axis=0)
+            / np.maximum(bundled_strip()[teeth, :3].mean(axis=0), 1))
+
+
+def test_teeth_take_the_light_and_colour_cast_of_the_photos_eye_whites():
+    white = reference_white() * np.array([0.75, 0.7, 0.65])  # dimmer and a little warmer
+    matched = match_to_photo(bundled_strip(), white, reference_white())
+    assert np.allclose(_teeth_gain(matched), [0.75, 0.7, 0.65], rtol=0.02)
+
+
+def test_eyes_read_through_skin_tint_the_teeth_by_at_most_fifteen_percent(hopper):
+    # Grace Hopper smiles with narrowed eyes behind glasses: her "eye whites" read as skin.
     photo, points = hopper
     white = eye_white(photo, points)
     assert white is not None and 60 < white.mean() < 255
-    matched = match_to_photo(bundled_strip(), white, reference_white())
-    teeth = bundled_strip()[..., 3] > 200
-    ratio = matched[teeth, :3].mean(axis=0) / np.maximum(bundled_strip()[teeth, :3].mean(axis=0), 1)
-    expected = white / reference_white()
-    assert np.allclose(ratio, expected, rtol=0.1)
+    gain = _teeth_gain(match_to_photo(bundled_strip(), white, reference_white()))
+    tint = gain / gain.mean()
+    assert tint.max() <= 1 + MAX_TINT + 0.01 and tint.min() >= 1 - MAX_TINT - 0.01
+    assert gain.mean() == pytest.approx((white / reference_white()).mean(), rel=0.05)
 
 
 def test_a_photo_whose_eyes_cannot_be_read_keeps_the_strips_colour_dimmed():
