@@ -33,6 +33,7 @@ import numpy as np
 from scipy import sparse
 from scipy.spatial import Delaunay
 
+from tasks.render.lids import ClosedLids
 from tasks.render.mouth import (
     INNER_LIP_LOOP,
     LOWER_INNER_LIP,
@@ -116,6 +117,7 @@ GAZE_IRIS_INSIDE = 0.1
 _JAW = POSE_CHANNELS.index("jaw_open")
 _GAZE_X = POSE_CHANNELS.index("gaze_x")
 _GAZE_Y = POSE_CHANNELS.index("gaze_y")
+_BLINK = POSE_CHANNELS.index("blink")
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,8 @@ class PhotoFace:
         self._interior = MouthInterior(self.base, self.points, self.points + self._rest,
                                        self.face_h, self.placement.scale)
         self.base = self._hide_open_mouth(self.base)
+        self._lids = ClosedLids(self.base, self.points,
+                                tuple(zip(UPPER_LIDS, LOWER_LIDS, EYE_CORNERS, strict=True)))
 
     def _hide_open_mouth(self, frame: np.ndarray) -> np.ndarray:
         """The photo with what shows between parted lips (teeth, darkness) filled in from
@@ -299,7 +303,10 @@ class PhotoFace:
                    for upper, lower, crease in zip(UPPER_LIDS, LOWER_LIDS, LID_CREASES,
                                                    strict=True)]
         zones = []
-        for indices, (left, top, right, bottom) in groups:
+        for indices, margins in groups:
+            # The boxes fade into the smooth map over ZONE_FEATHER_PX outside their
+            # margins, so that what must be mapped exactly (a closing lid) is.
+            left, top, right, bottom = (m + ZONE_FEATHER_PX for m in margins)
             pts = self.points[list(indices)]
             bx0 = int(max(x0, pts[:, 0].min() - left)) - x0
             by0 = int(max(y0, pts[:, 1].min() - top)) - y0
@@ -329,8 +336,9 @@ class PhotoFace:
             shifted = deformed[vertices] - [x0 + bx0, y0 + by0]
             # A triangle folded flat (parted lips that met) would still be drawn as a
             # line, mapping it to whatever it held: leave it out.
-            edges = shifted[:, 1:] - shifted[:, :1]
-            area = np.abs(edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0])
+            # So would one turned over (the eye's inside, when the upper lid comes down
+            # past the lower one): it would show the eye mirrored in a sliver.
+            area = _signed_areas(shifted) * np.sign(_signed_areas(self._nodes[vertices]))
             # Triangles between the lips first: where closing lips still leave them a
             # sliver, the lips drawn over them win.
             drawn = np.flatnonzero(area > 0.5)
@@ -584,6 +592,7 @@ class PhotoFace:
         self._exact_maps(self._nodes + nodes, map_x, map_y)
         patch = cv2.remap(self.base, map_x, map_y, cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REFLECT)
+        self._lids.draw(patch, map_x, map_y, (x0, y0), float(pose[_BLINK]))
         self._interior.draw(patch, self.points + delta, (x0, y0), self.head_matrix(pose),
                             _coverage)
         out[y0:y1, x0:x1] = patch
@@ -602,6 +611,13 @@ LIP_EDGE_SAMPLES = 3
 """Extra nodes between every two landmarks of a lip's inner edge."""
 ZONE_FEATHER_PX = 10
 """The exact maps of the mouth and eyes fade into the smooth map over this many pixels."""
+
+
+def _signed_areas(triangles: np.ndarray) -> np.ndarray:
+    """Twice the signed area of each of (n, 3, 2) triangles (positive counter-clockwise
+    in image coordinates' sense of x right, y down)."""
+    edges = triangles[:, 1:] - triangles[:, :1]
+    return edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0]
 
 
 def _along_polylines(lines: tuple[tuple[int, ...], ...], per_segment: int) -> sparse.csr_matrix:
