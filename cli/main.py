@@ -1,18 +1,22 @@
 """The `aura` command line: the same flows as the API, run in this process.
 
     aura render SCRIPT [-o OUT.mp4] [--aspect 9:16|16:9|1:1] [--resolution 720p|1080p]
-                [--avatar ID|PHOTO] [--voice NAME|RECORDING] [--background COLOUR|PICTURE]
-                [--captions] [--quality draft|standard|high] [--json]
+                [--avatar ID|PHOTO [--face K]] [--voice NAME|RECORDING]
+                [--background COLOUR|PICTURE] [--captions] [--quality draft|standard|high]
+                [--json]
     aura analyze SCRIPT [--json]
     aura fx IN -o OUT.wav [--preset NAME] [--pitch N] [--formant R] [--tempo R] [--json]
     aura voices [--json]
-    aura avatar create PHOTO --name NAME [--json]
+    aura avatar create PHOTO --name NAME [--face K] [--json]
     aura avatar list [--json]
     aura token --user NAME [--ttl-s SECONDS]
     aura serve [--port 8000] [--prefect-port 4200] [--workers N] [--no-runner]
 
 ``aura render --voice`` takes a voice from the catalogue (``aura voices``) or an audio file:
 the person's own recording, spoken instead of TTS.
+
+A photo with several faces makes an avatar of the largest, with a warning (on stderr)
+that numbers the faces from the left; ``--face K`` picks face K instead.
 
 ``aura token`` prints a bearer token for the API, alone on stdout, signed with the API's
 secret (``AURA_JWT_SECRET``, or the local one in ``AURA_HOME``); it lasts 24 hours unless
@@ -43,6 +47,18 @@ TOKEN_TTL_S = 24 * 3600
 """Local tokens last a working day; Supabase's own last an hour."""
 
 
+def face_number(value: str) -> int:
+    """``--face``: a face's number, 1 up (argparse refuses anything else in one line)."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(
+            f"the face's number counts from 1 (the leftmost face), not '{value}'")
+    return number
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"aura: error: {message} (see '{self.prog} --help')\n")
@@ -70,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--avatar", metavar="ID|PHOTO", default="stock:aura",
                         help="an avatar id from 'aura avatar list', or a photo to make one "
                              "from (default: stock:aura)")
+    render.add_argument("--face", type=face_number, metavar="K",
+                        help="with --avatar PHOTO: which face of several, numbered from the "
+                             "left (default: the largest)")
     render.add_argument("--background", metavar="COLOUR|PICTURE",
                         help="what the avatar stands in front of: a colour like '#1e90ff', "
                              "or a picture file (default: the avatar's own)")
@@ -97,8 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     create = avatar_commands.add_parser("create", help="make an avatar from a photo")
     create.add_argument("photo", type=Path, help="a photo of one face (JPEG, PNG, WebP, ...)")
     create.add_argument("--name", required=True, help="what to call the avatar")
+    create.add_argument("--face", type=face_number, metavar="K",
+                        help="which face of a photo with several, numbered from the left "
+                             "(default: the largest)")
     create.add_argument("--json", action="store_true",
-                        help='print {"avatar_id": ID, "landmarks": 478}')
+                        help='print {"avatar_id": ID, "landmarks": 478, "face": K, '
+                             '"faces": [{"number", "box"}, ...], "warnings": [...]}')
     listing = avatar_commands.add_parser("list", help="list the stock and your avatars")
     listing.add_argument("--json", action="store_true", help="print a JSON list")
     voices = commands.add_parser("voices", help="list the voices and trickster presets")
@@ -206,6 +229,9 @@ def render_command(args: argparse.Namespace) -> None:
                       fps=get_settings().video.fps, avatar=args.avatar, quality=args.quality,
                       captions=args.captions, background=_background(args.background))
     photo = _photo_path(args.avatar)
+    if args.face is not None and photo is None:
+        raise InputError(f"--face picks a face in a photo given with --avatar PHOTO; "
+                         f"'{args.avatar}' is not a photo")
     recording = _recording_path(args.voice)
     if recording is not None:
         from tasks.voice.recording import load_recording
@@ -213,7 +239,8 @@ def render_command(args: argparse.Namespace) -> None:
         load_recording(recording)  # refuse a bad file before any work starts
     show_bars = not args.json and sys.stderr.isatty()
     result = asyncio.run(_render(text, spec, output, show_bars=show_bars, voice=args.voice,
-                                 recording=recording, effect=args.effect, photo=photo))
+                                 recording=recording, effect=args.effect, photo=photo,
+                                 face=args.face))
     if args.json:
         print(json.dumps(result))
     else:
@@ -289,14 +316,20 @@ def avatar_command(args: argparse.Namespace) -> None:
     if args.avatar_command == "create":
         if not args.photo.is_file():
             raise InputError(f"photo '{args.photo}' does not exist")
-        created = asyncio.run(_with_database(_create_avatar(args.photo, args.name)))
+        created = asyncio.run(_with_database(_create_avatar(args.photo, args.name,
+                                                            args.face)))
+        _warn(created, chosen=args.face is not None,
+              again=f"aura avatar create {args.photo} --name NAME --face K")
         if args.json:
             print(json.dumps({"avatar_id": str(created.avatar_id),
-                              "landmarks": created.landmarks}))
+                              "landmarks": created.landmarks, "face": created.face,
+                              "faces": [f.model_dump() for f in created.faces],
+                              "warnings": created.warnings}))
         else:
-            notes = "".join(f" ({w})" for w in created.warnings)
+            of = f", face {created.face} of {len(created.faces)}" if len(
+                created.faces) > 1 else ""
             print(f"avatar {created.avatar_id} '{created.name}': "
-                  f"{created.landmarks} landmarks{notes}")
+                  f"{created.landmarks} landmarks{of}")
         return
     rows = asyncio.run(_with_database(_list_avatars()))
     if args.json:
@@ -317,16 +350,24 @@ async def _with_database(work: Any) -> Any:
         await dispose_engines()
 
 
-async def _create_avatar(photo: Path, name: str) -> Any:
-    """Upload the photo and run the reconstruct-avatar flow; a refused photo leaves
-    nothing behind (its upload is removed again)."""
+def _warn(created: Any, *, chosen: bool, again: str) -> None:
+    """The reconstruction's warnings on stderr, and how to pick another of several faces."""
+    for warning in created.warnings:
+        print(f"aura: warning: {warning}", file=sys.stderr)
+    if len(created.faces) > 1 and not chosen:
+        print(f"aura: to use another face: {again}", file=sys.stderr)
+
+
+async def _create_avatar(photo: Path, name: str, face: int | None = None) -> Any:
+    """Upload the photo and run the reconstruct-avatar flow (face number ``face``, or
+    the largest); a refused photo leaves nothing behind (its upload is removed again)."""
     from core.storage import get_storage
     from flows.reconstruct_avatar import reconstruct_avatar
 
     storage = get_storage()
     key, stored = await asyncio.to_thread(_upload, photo)
     try:
-        return await reconstruct_avatar(key, name)
+        return await reconstruct_avatar(key, name, face=face)
     except BaseException:
         if stored:
             await asyncio.to_thread(storage.delete, key)
@@ -466,7 +507,8 @@ def _quiet_prefect_console(*, verbose: bool, quiet: bool) -> None:
 
 async def _render(script: str, spec: RenderSpec, output: Path, *, show_bars: bool,
                   voice: str | None = None, recording: Path | None = None,
-                  effect: str | None = None, photo: Path | None = None) -> dict[str, Any]:
+                  effect: str | None = None, photo: Path | None = None,
+                  face: int | None = None) -> dict[str, Any]:
     from cli.progress import StepProgress
     from core.db import dispose_engines, session_scope
     from core.storage import get_storage
@@ -480,7 +522,9 @@ async def _render(script: str, spec: RenderSpec, output: Path, *, show_bars: boo
         if recording is not None:
             voice = RECORDING_PREFIX + (await asyncio.to_thread(_upload, recording))[0]
         if photo is not None:
-            created = await _create_avatar(photo, photo.stem)
+            created = await _create_avatar(photo, photo.stem, face)
+            _warn(created, chosen=face is not None,
+                  again=f"aura render ... --avatar {photo} --face K")
             spec = spec.model_copy(update={"avatar": str(created.avatar_id)})
         elif not spec.avatar.startswith("stock:"):  # refused before a job is made
             async with session_scope() as session:

@@ -1,6 +1,11 @@
 """/api/avatars: the stock avatars, listed for everyone, and the caller's own, made from
 a photo. Create (multipart ``photo`` and ``name``), list, get, delete.
 
+A photo with several faces makes an avatar of the largest unless the form's ``face``
+names another by its number (counted from the left); the answer lists every face found
+(``faces``, boxes in the photo's pixels) and says which was used (``face``), so that a
+client can offer the others. A ``face`` beyond those found is a 422 and nothing is kept.
+
 A photo becomes an avatar through the ``reconstruct-avatar`` flow, run in-process as a
 real Prefect flow run; the request waits for it (a second or two). The order keeps a
 refused photo from leaving anything behind:
@@ -43,7 +48,7 @@ from api.uploads import PHOTO_LIMIT_BYTES, expect, read_upload, safe_display_nam
 from core.db import session_scope
 from core.errors import InputError
 from core.storage import Storage, get_storage
-from flows.reconstruct_avatar import reconstruct_avatar
+from flows.reconstruct_avatar import FaceFound, reconstruct_avatar
 from models.domain import ONE_LINE_OF_TEXT
 from models.tables import ActorDNA
 from tasks.avatar.actors import (
@@ -101,8 +106,14 @@ class AvatarCreated(BaseModel):
     landmarks: int
     """How many face landmarks were measured (478: MediaPipe's mesh with the irises)."""
     warnings: list[str]
-    """E.g. "found 2 faces; using the largest"."""
+    """E.g. "found 2 faces: 1 (left, largest, used), 2 (right); another can be chosen by
+    its number"."""
     photo_asset_id: uuid.UUID
+    face: int
+    """The number of the face the avatar was made from (1 when the photo has one)."""
+    faces: list[FaceFound]
+    """Every face found, numbered from the photo's left; post the photo again with
+    ``face`` set to another's number to make an avatar of that one."""
 
 
 @router.get("", response_model=AvatarList)
@@ -122,6 +133,9 @@ async def create_avatar(
                                                   "at most 20 MB).")],
     name: Annotated[str, Form(min_length=1, max_length=MAX_NAME_CHARS, pattern=ONE_LINE_OF_TEXT,
                               description="What to call the avatar.")],
+    face: Annotated[int | None, Form(ge=1, description="Which face of a photo with several, "
+                                                       "by its number counted from the left "
+                                                       "(default: the largest).")] = None,
 ) -> AvatarCreated:
     """Make an avatar from a photo (see the module docstring for what is kept when)."""
     name = name.strip()
@@ -134,7 +148,7 @@ async def create_avatar(
     await _let_the_flow_write(session)
     async with StagedFiles(storage) as staged:
         stored = await staged.put_asset(user.id, data, sniffed)
-        created = await reconstruct_avatar(stored.key, name, user.id)
+        created = await reconstruct_avatar(stored.key, name, user.id, face)
         try:
             asset = await record_asset(session, user.id, stored,
                                        safe_display_name(photo.filename))
@@ -147,7 +161,7 @@ async def create_avatar(
             raise
     return AvatarCreated(avatar_id=created.avatar_id, name=created.name,
                          landmarks=created.landmarks, warnings=created.warnings,
-                         photo_asset_id=asset.id)
+                         photo_asset_id=asset.id, face=created.face, faces=created.faces)
 
 
 async def _let_the_flow_write(session: AsyncSession) -> None:

@@ -18,6 +18,7 @@ from tests.support.uploads import (
     astronaut_jpeg,
     cat_png,
     encode,
+    group_photo,
     noise,
     one_pixel_png,
     sqlite_only,
@@ -31,9 +32,10 @@ STOCK = [("Aura", "stock:aura"), ("Ben", "stock:ben"), ("Cleo", "stock:cleo")]
 
 
 async def create(http, photo: bytes, name: str = "Eileen", user: uuid.UUID = ADA,
-                 filename: str = "me.jpg"):  # noqa: ANN001, ANN201
+                 filename: str = "me.jpg", face: int | str | None = None):  # noqa: ANN001, ANN201
+    form = {"name": name} if face is None else {"name": name, "face": str(face)}
     return await http.post("/api/avatars", files={"photo": (filename, photo)},
-                           data={"name": name}, headers=Api.bearer(user))
+                           data=form, headers=Api.bearer(user))
 
 
 async def listed(http, user: uuid.UUID) -> list[tuple[str, str, str]]:  # noqa: ANN001
@@ -57,8 +59,12 @@ async def test_a_portrait_becomes_the_callers_avatar_and_goes_with_its_files(api
         deleted = await http.delete(f"/api/avatars/{avatar_id}", headers=api.bearer(ADA))
         gone = await http.get(f"/api/avatars/{avatar_id}", headers=api.bearer(ADA))
         after = await listed(http, ADA)
+    (only,) = made["faces"]
     assert made == {"avatar_id": avatar_id, "name": "Eileen", "landmarks": 478,
-                    "warnings": [], "photo_asset_id": made["photo_asset_id"]}
+                    "warnings": [], "photo_asset_id": made["photo_asset_id"], "face": 1,
+                    "faces": [{"number": 1, "box": only["box"], "position": "only"}]}
+    x0, y0, x1, y1 = only["box"]
+    assert 150 < x0 < x1 < 300 and 40 < y0 < y1 < 200  # her face, in the photo's pixels
     assert got.status_code == 200
     assert got.json() | {"created_at": None} == {
         "id": avatar_id, "name": "Eileen", "kind": "photo", "handle": avatar_id,
@@ -124,7 +130,60 @@ async def test_of_several_faces_the_largest_is_used_with_a_warning(api):
     async with api.client() as http:
         response = await create(http, two_faces(), "Pair")
     assert response.status_code == 201, response.text
-    assert response.json()["warnings"] == ["found 2 faces; using the largest"]
+    assert response.json()["warnings"] == [
+        "found 2 faces: 1 (left, largest, used), 2 (right); another can be chosen by its "
+        "number"]
+    assert response.json()["face"] == 1 and len(response.json()["faces"]) == 2
+
+
+def group_jpeg(factor: float = 1.0) -> bytes:
+    photo, _ = group_photo()
+    return encode(cv2.resize(photo, None, fx=factor, fy=factor,
+                             interpolation=cv2.INTER_CUBIC) if factor != 1.0 else photo)
+
+
+@sqlite_only
+async def test_a_face_of_a_group_photo_is_chosen_by_its_number(api):
+    _, regions = group_photo()
+    factor = 2.0  # 2846 px wide: the working image is smaller, the boxes are not
+    async with api.client() as http:
+        largest = await create(http, group_jpeg(factor), "Group")
+        right = await create(http, group_jpeg(factor), "Right", face=3)
+        got = await http.get(f"/api/avatars/{right.json()['avatar_id']}",
+                             headers=api.bearer(ADA))
+        avatars = await listed(http, ADA)
+    assert largest.status_code == 201 and right.status_code == 201, right.text
+    made = right.json()
+    assert largest.json()["face"] == 2 and made["face"] == 3
+    assert largest.json()["warnings"] == [
+        "found 3 faces: 1 (left), 2 (middle, largest, used), 3 (right); another can be "
+        "chosen by its number"]
+    assert made["warnings"] == ["found 3 faces: 1 (left), 2 (middle, largest), 3 (right, used)"]
+    assert got.json()["warnings"] == made["warnings"]
+    assert [(f["number"], f["position"]) for f in made["faces"]] == [
+        (1, "left"), (2, "middle"), (3, "right")]
+    for face, region in zip(made["faces"], regions, strict=True):
+        x0, y0, x1, y1 = face["box"]
+        rx0, ry0, rx1, ry1 = (v * factor for v in region)
+        assert rx0 <= x0 < x1 <= rx1 and ry0 <= y0 < y1 <= ry1, (face, region)
+    assert [name for name, kind, _ in avatars if kind == "photo"] == ["Group", "Right"]
+
+
+@sqlite_only
+@pytest.mark.parametrize(("face", "says"), [
+    (4, "there is no face 4 in the photo: it has 3 faces, numbered 1 to 3 from the left"),
+    (0, "greater than or equal to 1"),
+    ("two", "valid integer"),
+], ids=["beyond", "zero", "not-a-number"])
+async def test_a_face_number_that_is_not_there_is_refused_leaving_nothing(api, face, says):
+    async with api.client() as http:
+        response = await create(http, group_jpeg(), "Nobody", face=face)
+        avatars = await listed(http, ADA)
+        vault = (await http.get("/api/assets", headers=api.bearer(ADA))).json()
+    assert response.status_code == 422, response.text
+    assert says in response.text
+    assert avatars == [(n, "stock", h) for n, h in STOCK]
+    assert vault["total"] == 0 and stored_files() == set()
 
 
 @sqlite_only

@@ -235,6 +235,71 @@ def test_avatar_create_and_list(workdir):
                        ("stock:cleo", "Cleo (stock, drawn)"), (report["avatar_id"], "Me")]
 
 
+def test_avatar_create_picks_a_face_of_a_group_photo_with_face(workdir):
+    from tests.support.uploads import group_photo
+
+    photo, regions = group_photo()
+    cv2.imwrite(str(workdir / "group.png"), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    largest = run_aura("avatar", "create", "group.png", "--name", "Us",
+                       home=workdir / "home", cwd=workdir)
+    chosen = run_aura("avatar", "create", "group.png", "--name", "Right", "--face", "3",
+                      "--json", home=workdir / "home", cwd=workdir)
+    beyond = run_aura("avatar", "create", "group.png", "--name", "Nobody", "--face", "4",
+                      home=workdir / "home", cwd=workdir)
+
+    assert largest.returncode == 0, largest.stderr
+    assert largest.stdout.endswith(": 478 landmarks, face 2 of 3\n"), largest.stdout
+    assert largest.stderr.splitlines() == [
+        "aura: warning: found 3 faces: 1 (left), 2 (middle, largest, used), 3 (right); "
+        "another can be chosen by its number",
+        "aura: to use another face: aura avatar create group.png --name NAME --face K"]
+    assert chosen.returncode == 0, chosen.stderr
+    report = json.loads(chosen.stdout)
+    assert report["face"] == 3 and [f["number"] for f in report["faces"]] == [1, 2, 3]
+    assert report["warnings"] == ["found 3 faces: 1 (left), 2 (middle, largest), "
+                                  "3 (right, used)"]
+    x0, _, x1, _ = report["faces"][2]["box"]
+    assert regions[2][0] <= x0 < x1 <= regions[2][2]
+    assert chosen.stderr.splitlines() == [f"aura: warning: {report['warnings'][0]}"]
+    assert beyond.returncode == 1
+    assert error_line(beyond) == ("aura: error: there is no face 4 in the photo: it has 3 "
+                                  "faces, numbered 1 to 3 from the left")
+    listed = run_aura("avatar", "list", "--json", home=workdir / "home", cwd=workdir)
+    assert [a["name"] for a in json.loads(listed.stdout)][3:] == ["Us", "Right"]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two"])
+def test_a_face_number_that_is_not_one_up_is_refused_in_one_line(workdir, value):
+    (workdir / "me.png").write_bytes(b"")
+    result = run_aura("avatar", "create", "me.png", "--name", "Me", "--face", value,
+                      home=workdir / "home", cwd=workdir)
+    assert result.returncode == 2
+    assert error_line(result) == (f"aura: error: argument --face: the face's number counts "
+                                  f"from 1 (the leftmost face), not '{value}' (see 'aura "
+                                  f"avatar create --help')")
+
+
+def test_render_with_a_photo_avatar_passes_face_on(workdir):
+    from tests.support.uploads import group_photo
+
+    cv2.imwrite(str(workdir / "group.png"), cv2.cvtColor(group_photo()[0], cv2.COLOR_RGB2BGR))
+    (workdir / "s.txt").write_text("Hello.")
+    result = run_aura("render", "s.txt", "--avatar", "group.png", "--face", "4", "--json",
+                      home=workdir / "home", cwd=workdir)
+    assert result.returncode == 1
+    assert error_line(result) == ("aura: error: there is no face 4 in the photo: it has 3 "
+                                  "faces, numbered 1 to 3 from the left")
+    assert not (workdir / "out").exists()
+
+
+def test_render_refuses_face_without_a_photo_avatar(workdir):
+    (workdir / "s.txt").write_text("Hello.")
+    result = run_aura("render", "s.txt", "--face", "2", home=workdir / "home", cwd=workdir)
+    assert result.returncode == 1
+    assert error_line(result) == ("aura: error: --face picks a face in a photo given with "
+                                  "--avatar PHOTO; 'stock:aura' is not a photo")
+
+
 def test_token_prints_one_jwt_for_the_named_user_signed_with_the_local_secret(workdir):
     import uuid
 

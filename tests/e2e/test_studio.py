@@ -19,6 +19,7 @@ import pytest
 from tests.support.browser import chromium, screenshot_path
 from tests.support.served import Served, aura_serve
 from tests.support.supabase import ANON_KEY
+from tests.support.uploads import group_photo
 
 VIEWPORTS = {"laptop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 PASSWORD = "correct horse battery"
@@ -258,6 +259,8 @@ async def test_a_person_makes_an_avatar_from_a_photo_and_records_a_voice(
     cv2.imwrite(str(portrait), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
     blank = tmp_path / "wall.png"
     cv2.imwrite(str(blank), np.full((320, 320, 3), (90, 140, 200), np.uint8))
+    group = tmp_path / "group.png"
+    cv2.imwrite(str(group), cv2.cvtColor(group_photo()[0], cv2.COLOR_RGB2BGR))
 
     async with chromium() as browser:
         context = await browser.new_context(viewport=VIEWPORTS[viewport])
@@ -282,6 +285,25 @@ async def test_a_person_makes_an_avatar_from_a_photo_and_records_a_voice(
             return project.settings.avatar;
         }""")
         avatar_value = await astronaut.get_attribute("value")
+
+        # A group photo: the largest face is used; another is chosen by its number, and
+        # the avatar made first goes, so the list holds one of the group.
+        await page.get_by_label("Upload a photo").set_input_files(str(group))
+        await upload.get_by_role("status").get_by_text("it uses face 2 (middle)").wait_for(
+            timeout=PREVIEW_TIMEOUT_MS)
+        faces_warning = await page.get_by_label("Photo warnings").inner_text()
+        await page.get_by_role("button", name="Use face 3 (right)").click()
+        await upload.get_by_role("status").get_by_text(
+            "The one made from face 2 was removed").wait_for(timeout=PREVIEW_TIMEOUT_MS)
+        in_use = await page.get_by_role("button", name="Use face 3 (right), in use",
+                                        exact=True).get_attribute("aria-pressed")
+        group_radios = page.get_by_role("radio", name="Group", exact=True)
+        group_count = await group_radios.count()
+        group_chosen = await group_radios.is_checked()
+        face_controls_unnamed = await unlabelled_controls(page)
+        faces_wide = await page.evaluate("document.documentElement.scrollWidth")
+        await page.locator(".face-choice").scroll_into_view_if_needed()
+        await page.screenshot(path=screenshot_path(viewport, "2c-avatar-faces"), full_page=True)
 
         # A photo without a face is refused, in words.
         await page.get_by_label("Upload a photo").set_input_files(str(blank))
@@ -322,6 +344,10 @@ async def test_a_person_makes_an_avatar_from_a_photo_and_records_a_voice(
         await context.close()
 
     assert chosen and saved_avatar == avatar_value, (chosen, saved_avatar, avatar_value)
+    assert "Found 3 faces: 1 (left), 2 (middle, largest, used), 3 (right)" in faces_warning
+    assert in_use == "true" and group_count == 1 and group_chosen
+    assert face_controls_unnamed == [], face_controls_unnamed
+    assert faces_wide <= VIEWPORTS[viewport]["width"]
     assert "no face was found" in refused.lower(), refused
     assert voice.startswith("recording:assets/") and voice.endswith(".webm"), voice
     assert pitch == "8"

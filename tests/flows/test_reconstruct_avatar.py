@@ -22,6 +22,7 @@ from tasks.avatar.actors import get_actor, load_face
 from tasks.avatar.photo import PhotoError
 from tasks.avatar.reconstruct import FaceError
 from tests.support.media import probe_mp4
+from tests.support.uploads import group_photo
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -77,6 +78,40 @@ async def test_a_bad_photo_fails_in_plain_words_and_leaves_nothing(store, payloa
     before = stored_files()
     with pytest.raises(error, match=says):
         await reconstruct_avatar(key, "nope")
+    assert stored_files() == before
+    async with session_scope() as session:
+        assert await session.scalar(select(func.count()).select_from(ActorDNA)) == 0
+
+
+async def test_a_chosen_face_of_a_group_photo_is_the_one_stored(store):
+    photo, regions = group_photo()
+    key = store(png(photo), "group")
+
+    largest = await reconstruct_avatar(key, "Largest")
+    right = await reconstruct_avatar(key, "Right", face=3)
+    async with session_scope() as session:
+        rows = [await get_actor(session, made.avatar_id) for made in (largest, right)]
+
+    assert (largest.face, right.face) == (2, 3)
+    assert [f.number for f in right.faces] == [1, 2, 3] and right.faces == largest.faces
+    assert [f.position for f in right.faces] == ["left", "middle", "right"]
+    for found, (x0, y0, x1, y1) in zip(right.faces, regions, strict=True):
+        assert x0 <= found.box[0] < found.box[2] <= x1 and y0 <= found.box[1] < found.box[3] <= y1
+    assert largest.warnings[0].startswith("found 3 faces: 1 (left), 2 (middle, largest, used)")
+    assert right.warnings == ["found 3 faces: 1 (left), 2 (middle, largest), 3 (right, used)"]
+    assert [(r.neutral_pose["face_number"], r.neutral_pose["n_faces"]) for r in rows] == [
+        (2, 3), (3, 3)]
+    x0, _, x1, _ = rows[1].neutral_pose["face_box"]
+    assert regions[2][0] <= x0 < x1 <= regions[2][2]
+    marks = load_face(get_storage(), rows[1]).landmarks
+    assert regions[2][0] <= marks[:, 0].min() and marks[:, 0].max() <= regions[2][2]
+
+
+async def test_a_face_number_beyond_those_found_fails_and_leaves_nothing(store):
+    key = store(png(group_photo()[0]), "group")
+    before = stored_files()
+    with pytest.raises(FaceError, match="there is no face 4 in the photo: it has 3 faces"):
+        await reconstruct_avatar(key, "Nobody", face=4)
     assert stored_files() == before
     async with session_scope() as session:
         assert await session.scalar(select(func.count()).select_from(ActorDNA)) == 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import tempfile
 from fractions import Fraction
+from functools import cache
 from pathlib import Path
 
 import av
@@ -31,6 +32,38 @@ def encode(rgb: np.ndarray, extension: str = ".jpg") -> bytes:
 
 def astronaut_jpeg() -> bytes:
     return encode(data.astronaut())
+
+
+@cache
+def group_photo() -> tuple[np.ndarray, tuple[tuple[int, int, int, int], ...]]:
+    """Three real people side by side, standing on one line, on a grey wall: the
+    astronaut (scikit-image; face about 92 px wide), Grace Hopper (matplotlib; about
+    166 px, the largest) and the astronaut mirrored and smaller (about 73 px); with the
+    region (x0, y0, x1, y1) each was pasted into, left to right. 1423 × 540 pixels."""
+    from matplotlib import cbook
+    from PIL import Image
+
+    with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as image:
+        grace_hopper = np.asarray(image.convert("RGB"))
+    astronaut = data.astronaut()
+    people = [astronaut, grace_hopper, astronaut[:, ::-1]]
+    people = [cv2.resize(np.ascontiguousarray(person), None, fx=factor, fy=factor,
+                         interpolation=cv2.INTER_AREA)
+              for person, factor in zip(people, (1.0, 0.9, 0.8), strict=True)]
+    height = max(person.shape[0] for person in people)
+    canvas = np.full((height, sum(p.shape[1] for p in people) + 40, 3), 200, np.uint8)
+    regions, left = [], 0
+    for person in people:
+        top = height - person.shape[0]
+        canvas[top:, left:left + person.shape[1]] = person
+        regions.append((left, top, left + person.shape[1], height))
+        left += person.shape[1] + 20
+    canvas.flags.writeable = False
+    return canvas, tuple(regions)
+
+
+def group_png() -> bytes:
+    return encode(group_photo()[0], ".png")
 
 
 def cat_png() -> bytes:

@@ -1,4 +1,5 @@
-"""Specifications of face reconstruction, measured on real photos (skimage's astronaut).
+"""Specifications of face reconstruction, measured on real photos (skimage's astronaut,
+and a group photo of her beside matplotlib's Grace Hopper).
 
 Landmark indices (REFERENCE.md): eye corners 33/133 (the person's right eye, on the
 image's left) and 263/362 (left eye), inner lips 13/14, mouth corners 61/291.
@@ -20,11 +21,13 @@ from core.errors import InputError
 from tasks.avatar import reconstruct
 from tasks.avatar.photo import load_photo
 from tasks.avatar.reconstruct import (
+    FaceBox,
     FaceError,
     FaceMesh,
     estimate_head_pose,
     reconstruct_face,
 )
+from tests.support.uploads import group_photo
 
 RIGHT_EYE = (33, 133)
 LEFT_EYE = (263, 362)
@@ -39,6 +42,13 @@ def astronaut() -> np.ndarray:
 @pytest.fixture(scope="module")
 def astronaut_face(astronaut) -> FaceMesh:
     return reconstruct_face(astronaut)
+
+
+@pytest.fixture(scope="module")
+def group() -> tuple[np.ndarray, tuple[tuple[int, int, int, int], ...]]:
+    """The astronaut, Grace Hopper (the largest face) and the astronaut mirrored, side
+    by side, with the region each was pasted into (tests/support/uploads.py)."""
+    return group_photo()
 
 
 def centre(mesh: FaceMesh, indices: tuple[int, ...]) -> np.ndarray:
@@ -82,6 +92,7 @@ def test_the_astronaut_has_478_landmarks_inside_her_face_box(astronaut_face):
     assert 150 < x0 < x1 < 300 and 40 < y0 < y1 < 200
     assert 70 < x1 - x0 < 130
     assert mesh.n_faces == 1 and mesh.warnings == ()
+    assert mesh.face_number == 1 and mesh.faces == (FaceBox(1, mesh.face_box, "only"),)
 
 
 def test_the_astronaut_eyes_and_mouth_are_where_a_face_has_them(astronaut_face):
@@ -179,9 +190,125 @@ def test_of_two_faces_the_larger_is_used_with_a_warning(astronaut):
 
     mesh = reconstruct_face(photo)
 
-    assert mesh.n_faces == 2
-    assert mesh.warnings == ("found 2 faces; using the largest",)
+    assert mesh.n_faces == 2 and mesh.face_number == 1
+    assert mesh.warnings == ("found 2 faces: 1 (left, largest, used), 2 (right); another can "
+                             "be chosen by its number",)
     assert inside(mesh.face_box, (0, 0, 512, 512))
+
+
+def test_the_faces_of_a_group_photo_are_numbered_from_the_left(group):
+    photo, regions = group
+
+    mesh = reconstruct_face(photo)
+
+    assert [face.number for face in mesh.faces] == [1, 2, 3]
+    assert [face.position for face in mesh.faces] == ["left", "middle", "right"]
+    for face, region in zip(mesh.faces, regions, strict=True):
+        assert inside(face.box, region), (face, region)
+    widths = [face.size_px[0] for face in mesh.faces]
+    assert widths[1] > 1.4 * max(widths[0], widths[2])  # Grace Hopper is the largest
+    assert min(widths) > 64
+
+
+def test_by_default_the_largest_face_is_used_and_the_others_are_listed(group):
+    photo, regions = group
+
+    mesh = reconstruct_face(photo)
+
+    assert mesh.face_number == 2 and mesh.n_faces == 3
+    assert mesh.face_box == mesh.faces[1].box and inside(mesh.face_box, regions[1])
+    assert mesh.warnings == ("found 3 faces: 1 (left), 2 (middle, largest, used), 3 (right); "
+                             "another can be chosen by its number",)
+    assert_upright_face(mesh)
+
+
+@pytest.mark.parametrize("number", [1, 3])
+def test_another_face_is_used_when_chosen_by_its_number(group, number):
+    photo, regions = group
+
+    mesh = reconstruct_face(photo, face=number)
+
+    assert mesh.face_number == number
+    assert inside(mesh.face_box, regions[number - 1])
+    assert_upright_face(mesh)
+    assert abs(mesh.yaw_deg) < 15 and abs(mesh.roll_deg) < 10
+    used = ["left", "middle, largest", "right"]
+    used[number - 1] += ", used"
+    assert mesh.warnings == (f"found 3 faces: 1 ({used[0]}), 2 ({used[1]}), 3 ({used[2]})",)
+
+
+def test_a_chosen_face_is_measured_as_it_is_alone(group, astronaut_face):
+    photo, regions = group
+    left, top = regions[0][:2]
+
+    mesh = reconstruct_face(photo, face=1)  # the astronaut as she is in her own photo
+
+    shifted = astronaut_face.landmarks[:, :2] + (left, top)
+    assert np.abs(mesh.landmarks[:, :2] - shifted).max() < 3
+
+
+@pytest.mark.parametrize(("photo_of", "number", "says"), [
+    ("group", 4, "there is no face 4 in the photo: it has 3 faces, numbered 1 to 3 from the "
+                 "left"),
+    ("group", 0, "there is no face 0 in the photo: it has 3 faces"),
+    ("astronaut", 2, r"there is no face 2 in the photo: it has one face \(face 1\)"),
+])
+def test_a_face_number_beyond_those_found_is_refused(request, photo_of, number, says):
+    photo = request.getfixturevalue(photo_of)
+    photo = photo[0] if isinstance(photo, tuple) else photo
+
+    with pytest.raises(FaceError, match=says):
+        reconstruct_face(photo, face=number)
+
+
+def test_the_only_face_can_be_chosen_as_face_1(astronaut, astronaut_face):
+    mesh = reconstruct_face(astronaut, face=1)
+
+    np.testing.assert_allclose(mesh.landmarks, astronaut_face.landmarks, atol=1e-3)
+    assert mesh.warnings == ()
+
+
+def beside(landmarks: np.ndarray, dx: float, factor: float = 1.0) -> np.ndarray:
+    """The same face moved ``dx`` to the right and scaled about its top-left corner."""
+    out = landmarks.copy()
+    origin = out[:, :2].min(axis=0)
+    out[:, :2] = origin + (out[:, :2] - origin) * factor + (dx, 0)
+    out[:, 2] *= factor
+    return out
+
+
+def test_a_group_face_that_cannot_be_used_says_another_may_be_chosen(astronaut,
+                                                                     astronaut_face,
+                                                                     monkeypatch):
+    marks = astronaut_face.landmarks
+    faces = [turned(beside(marks, 600, 1.2), 50), beside(marks, 0), beside(marks, 300, 0.4)]
+    monkeypatch.setattr(reconstruct, "_find_faces", lambda rgb: [f.copy() for f in faces])
+
+    with pytest.raises(FaceError, match=r"turned too far to the side \(about \d+°\); use a "
+                                        r"photo looking at the camera, or choose another of "
+                                        r"the 3 faces"):
+        reconstruct_face(astronaut)  # the largest, face 3, looks away
+    with pytest.raises(FaceError, match=r"the face is only \d+×\d+ pixels; at least 64 .* or "
+                                        r"choose another of the 3 faces\)"):
+        reconstruct_face(astronaut, face=2)
+    mesh = reconstruct_face(astronaut, face=1)
+    assert mesh.face_number == 1 and mesh.warnings == (
+        "found 3 faces: 1 (left, used), 2 (middle), 3 (right, largest)",)
+
+
+def test_four_or_more_faces_are_placed_from_far_left_to_far_right(astronaut, astronaut_face,
+                                                                  monkeypatch):
+    marks = astronaut_face.landmarks
+    faces = [beside(marks, dx, 1.3 if dx == 400 else 1.0) for dx in (800, 0, 400, 200, 1000)]
+    monkeypatch.setattr(reconstruct, "_find_faces", lambda rgb: [f.copy() for f in faces])
+
+    mesh = reconstruct_face(astronaut)
+
+    assert [f.position for f in mesh.faces] == ["far left", "left", "middle", "right",
+                                                "far right"]
+    assert mesh.face_number == 3
+    assert mesh.warnings[0].startswith("found 5 faces: 1 (far left), 2 (left), 3 (middle, "
+                                       "largest, used), 4 (right), 5 (far right); ")
 
 
 def test_face_errors_are_input_errors():
@@ -248,7 +375,7 @@ def test_the_head_pose_follows_a_turn_of_the_mesh(astronaut_face, yaw_deg):
 def test_a_face_turned_far_to_the_side_is_refused(astronaut, astronaut_face, monkeypatch):
     # No turned-away face photo ships with the test data: the mesh is turned instead.
     landmarks = turned(astronaut_face.landmarks, 50)
-    monkeypatch.setattr(reconstruct, "_find_and_mesh", lambda rgb: (landmarks.copy(), 1))
+    monkeypatch.setattr(reconstruct, "_find_faces", lambda rgb: [landmarks.copy()])
 
     with pytest.raises(FaceError, match=r"turned too far to the side \(about \d+°\); use a "
                                         "photo looking at the camera"):
@@ -259,7 +386,7 @@ def test_closed_eyes_are_a_warning_not_an_error(astronaut, astronaut_face, monke
     landmarks = astronaut_face.landmarks.copy()
     for upper, lower in ((159, 145), (158, 153), (386, 374), (385, 380)):
         landmarks[upper] = landmarks[lower]  # lids shut
-    monkeypatch.setattr(reconstruct, "_find_and_mesh", lambda rgb: (landmarks.copy(), 1))
+    monkeypatch.setattr(reconstruct, "_find_faces", lambda rgb: [landmarks.copy()])
 
     mesh = reconstruct_face(astronaut)
 

@@ -1,6 +1,8 @@
 // The editor's "Avatar" section: the avatars as radios (stock ones first, then the
 // person's own photo avatars) and a photo drop zone that makes a new avatar from a photo
-// (POST /api/avatars), then selects it.
+// (POST /api/avatars), then selects it. A photo with several faces makes an avatar of the
+// largest; a "Use face" choice then remakes it from another face (the same photo posted
+// again with `face`), and removes the avatar made first, so one stays in the list.
 
 import { ApiError, api } from "../api.js";
 import { announce, h, replace } from "../dom.js";
@@ -56,6 +58,8 @@ export function createAvatarPicker({ avatars: initial, project, saveSettings }) 
   const uploadStatus = h("p", { class: "upload-status", role: "status" });
   const uploadAlert = h("p", { class: "alert", role: "alert" });
   const warnings = h("ul", { class: "avatar-warnings", "aria-label": "Photo warnings", hidden: true });
+  const faceChoice = h("div", { class: "face-choice", role: "group", "aria-labelledby": "face-choice-label", hidden: true });
+  let lastUpload = null; // { file, made }: the photo behind the avatar made last, for the face choice
   const fileInput = h("input", {
     type: "file", id: "avatar-photo", accept: "image/*",
     "aria-describedby": "avatar-photo-hint",
@@ -87,7 +91,7 @@ export function createAvatarPicker({ avatars: initial, project, saveSettings }) 
   const fieldset = h("fieldset", { class: "avatar-fieldset" },
     h("legend", {}, "Avatar"), list, alert);
   const element = h("div", { class: "stack" }, fieldset,
-    h("div", { class: "stack avatar-upload" }, drop, uploadStatus, uploadAlert, warnings));
+    h("div", { class: "stack avatar-upload" }, drop, uploadStatus, uploadAlert, warnings, faceChoice));
 
   function renderList() {
     const radios = avatars.map((avatar) => {
@@ -128,22 +132,73 @@ export function createAvatarPicker({ avatars: initial, project, saveSettings }) 
     warnings.hidden = !items?.length;
   }
 
-  async function upload(file) {
+  function faceLabel(face) {
+    return face.position && face.position !== "only" ? `face ${face.number} (${face.position})` : `face ${face.number}`;
+  }
+
+  /** "Use face: 1 2 3" under a photo with several faces; the one in use is pressed. */
+  function showFaceChoice(made) {
+    const faces = made?.faces ?? [];
+    if (faces.length < 2) {
+      replace(faceChoice);
+      faceChoice.hidden = true;
+      return;
+    }
+    const buttons = faces.map((face) => {
+      const used = face.number === made.face;
+      return h("button", {
+        type: "button", class: "button button-small face-button",
+        "aria-pressed": used ? "true" : "false",
+        "aria-label": `Use ${faceLabel(face)}${used ? ", in use" : ""}`,
+        onclick: () => { if (!used) remake(face.number); },
+      }, String(face.number));
+    });
+    replace(faceChoice,
+      h("p", { id: "face-choice-label", class: "small" },
+        `This photo has ${faces.length} faces, numbered from the left. Use face:`),
+      h("div", { class: "face-buttons" }, buttons));
+    faceChoice.hidden = false;
+  }
+
+  function setFaceChoiceDisabled(disabled) {
+    for (const button of faceChoice.querySelectorAll("button")) button.disabled = disabled;
+  }
+
+  /** Make the avatar again from face `number` of the last photo; remove the first one. */
+  function remake(number) {
+    if (!lastUpload) return;
+    upload(lastUpload.file, { face: number, replacing: lastUpload.made });
+  }
+
+  async function removeAvatar(made) {
+    await api(`/api/avatars/${made.avatar_id}`, { method: "DELETE" });
+    avatars = avatars.filter((item) => item.id !== made.avatar_id);
+    renderList();
+    sync();
+  }
+
+  async function upload(file, { face = null, replacing = null } = {}) {
     if (busy) return;
     uploadAlert.textContent = "";
-    showWarnings([]);
+    if (!replacing) {
+      showWarnings([]);
+      showFaceChoice(null);
+      lastUpload = null;
+    }
     if (file.type && !file.type.startsWith("image/")) {
       uploadAlert.textContent = `“${file.name}” is not a photo: choose a JPEG, PNG or WebP image.`;
       return;
     }
     busy = true;
     fileInput.disabled = true;
+    setFaceChoiceDisabled(true);
     drop.setAttribute("aria-busy", "true");
-    uploadStatus.textContent = "Uploading…";
+    uploadStatus.textContent = replacing ? `Using face ${face}…` : "Uploading…";
     try {
       const form = new FormData();
       form.append("photo", file, file.name || "photo");
       form.append("name", nameFromFile(file));
+      if (face) form.append("face", String(face));
       const made = await postForm("/api/avatars", form, () => {
         uploadStatus.textContent = "Finding the face…";
       });
@@ -156,16 +211,34 @@ export function createAvatarPicker({ avatars: initial, project, saveSettings }) 
       await saveSettings({ avatar: avatar.handle });
       sync();
       showWarnings(made.warnings);
-      uploadStatus.textContent = `Your avatar “${avatar.name}” is ready and selected.`;
+      lastUpload = { file, made };
+      showFaceChoice(made);
+      const used = made.faces?.find((item) => item.number === made.face);
+      let ready = made.faces?.length > 1
+        ? `Your avatar “${avatar.name}” is ready and selected; it uses ${faceLabel(used ?? { number: made.face })}.`
+        : `Your avatar “${avatar.name}” is ready and selected.`;
+      if (replacing) {
+        try {
+          await removeAvatar(replacing);
+          ready += ` The one made from face ${replacing.face} was removed.`;
+        } catch (error) {
+          ready += ` The one made from face ${replacing.face} is still in the list.`;
+          uploadAlert.textContent = `Could not remove the avatar made from face ${replacing.face}: ${error.detail || error.message}`;
+        }
+      }
+      uploadStatus.textContent = ready;
       announce(`Avatar: ${avatar.name}`);
     } catch (error) {
       uploadStatus.textContent = "";
       const detail = error.detail || error.message;
-      uploadAlert.textContent = `Could not make an avatar from “${file.name}”: ${detail}`;
+      uploadAlert.textContent = replacing
+        ? `Could not use face ${face} of “${file.name}”: ${detail}. The avatar made from face ${replacing.face} stays selected.`
+        : `Could not make an avatar from “${file.name}”: ${detail}`;
     } finally {
       busy = false;
       fileInput.disabled = false;
       fileInput.value = "";
+      setFaceChoiceDisabled(false);
       drop.removeAttribute("aria-busy");
     }
   }
