@@ -138,7 +138,8 @@ class MouthInterior:
         hole = coverage(box, lambda big, to_px: cv2.fillPoly(big, [to_px(loop)], 255,
                                                               cv2.LINE_AA))
         hole = cv2.GaussianBlur(hole, (3, 3), 0)
-        gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+        # Per pixel in float32: this runs on every open-mouthed frame.
+        gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
         xy = np.stack([gx + ox, gy + oy], axis=-1)
 
         # Cavity: darker the farther from the lips.
@@ -150,7 +151,7 @@ class MouthInterior:
         # The tongue rests on the floor of the mouth, behind the lower teeth.
         now = MouthChord.of(points)
         t_now, b_now = now.coordinates(xy)
-        floor = lip_edge(now, points, LOWER_INNER_LIP, np.clip(t_now, 0, 1))
+        floor = lip_edge(now, points, LOWER_INNER_LIP, np.clip(t_now, 0, 1)).astype(np.float32)
         tongue_top = floor - 0.45 * opening
         tongue = (np.clip((b_now - tongue_top) / max(0.25 * opening, 1.0), 0, 1)
                   * np.clip(1 - (2 * np.abs(t_now - 0.5) / 0.8) ** 2, 0, 1))[..., None]
@@ -162,7 +163,7 @@ class MouthInterior:
         fixed = MouthChord.of(rest)
         t_head, b_head = fixed.coordinates(xy)
         row_px = fixed.length * STRIP_HEIGHT_OF_WIDTH / (self.strip.shape[0] - 1)
-        top = lip_edge(fixed, rest, UPPER_INNER_LIP, np.clip(t_head, 0, 1))
+        top = lip_edge(fixed, rest, UPPER_INNER_LIP, np.clip(t_head, 0, 1)).astype(np.float32)
         cols = (t_head * (self.strip.shape[1] - 1)).astype(np.float32)
         rows = ((b_head - top) / row_px).astype(np.float32)
         upper_teeth = cv2.remap(self.strip, cols, rows, cv2.INTER_LINEAR,
@@ -174,7 +175,8 @@ class MouthInterior:
                                 borderMode=cv2.BORDER_REPLICATE)
         lower_teeth[..., 3] *= (lower_rows <= self._tip_row + 2)
         sides = (1 - SIDE_SHADE * np.clip(2 * np.abs(t_head - 0.5), 0, 1) ** 2)[..., None]
-        upper_edge = lip_edge(now, points, UPPER_INNER_LIP, np.clip(t_now, 0, 1))
+        upper_edge = lip_edge(now, points, UPPER_INNER_LIP,
+                              np.clip(t_now, 0, 1)).astype(np.float32)
         shadow = 1 - LIP_SHADOW * np.clip(
             1 - (b_now - upper_edge) / (LIP_SHADOW_DEPTH * now.length), 0, 1)[..., None]
         for layer, light in ((lower_teeth, sides), (upper_teeth, sides * shadow)):

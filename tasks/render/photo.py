@@ -192,7 +192,8 @@ class PhotoFace:
         inner_edge[list(UPPER_INNER_LIP + LOWER_INNER_LIP)] = True
         inner_edge[478:478 + along_lips.shape[0]] = True
         self._between_lips = inner_edge[self._triangles].all(axis=1)
-        self._B = self._interpolation()
+        self._field_step = FIELD_STEP_PX
+        self._B = self._interpolation().astype(np.float32)  # sub-pixel, half the memory
         self._zones = self._exact_zones()
         gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
         self._grid_x, self._grid_y = gx, gy
@@ -272,11 +273,15 @@ class PhotoFace:
         return ids.astype(np.int32)
 
     def _interpolation(self) -> sparse.csr_matrix:
-        """B: ROI pixels × nodes, barycentric weights of each pixel's triangle."""
+        """B: ROI pixels (every FIELD_STEP_PX-th of each row and column) × nodes,
+        barycentric weights of each pixel's triangle."""
         x0, y0, x1, y1 = self._roi
-        gy, gx = np.mgrid[y0:y1, x0:x1]
-        pixels = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float64)
-        simplex = self._triangle_ids.ravel()
+        step = self._field_step
+        gy, gx = np.mgrid[y0:y1:step, x0:x1:step]
+        # Each sample stands at the middle of its step × step block, where an
+        # upscaling (cv2.resize) takes it to lie.
+        pixels = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float64) + (step - 1) / 2
+        simplex = self._triangle_ids[::step, ::step].ravel()
         inside = simplex >= 0
         vertices = self._nodes[self._triangles[simplex[inside]]]  # (n, 3, 2)
         edges = np.stack([vertices[:, 0] - vertices[:, 2], vertices[:, 1] - vertices[:, 2]],
@@ -291,19 +296,24 @@ class PhotoFace:
         return sparse.csr_matrix((bary.ravel(), (rows, cols)),
                                  shape=(pixels.shape[0], self._n_points))
 
-    def _exact_zones(self) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+    def _exact_zones(self) -> list[tuple[tuple[int, int, int, int], np.ndarray, list[int],
+                                         tuple[float, float, float, float]]]:
         """Boxes (ROI coordinates) around the mouth and the eyes, where skin folds away
         (lips meet, lids close) and the smooth backward map would show what should be
-        hidden; there each pixel is mapped exactly through its deformed triangle."""
+        hidden; there each pixel is mapped exactly through its deformed triangle. Each
+        comes with the triangles that reach into it, its points and their margins (each
+        frame maps only the part of the box around where the points are then)."""
         x0, y0, x1, y1 = self._roi
         f = self.face_h
+        # Per zone: its points, its margins around them, and how far below them it may
+        # reach as they move (the lower lip drops with the jaw).
         groups = [(UPPER_OUTER_LIP + LOWER_OUTER_LIP + UPPER_INNER_LIP + LOWER_INNER_LIP,
-                   (0.06 * f, 0.05 * f, 0.06 * f, 0.05 * f + JAW_DROP * f))]
-        groups += [(upper + lower + crease, (0.03 * f, 0.04 * f, 0.03 * f, 0.02 * f))
+                   (0.06 * f, 0.05 * f, 0.06 * f, 0.05 * f), OPENED_FOR_MESH * JAW_DROP * f)]
+        groups += [(upper + lower + crease, (0.03 * f, 0.04 * f, 0.03 * f, 0.02 * f), 0.0)
                    for upper, lower, crease in zip(UPPER_LIDS, LOWER_LIDS, LID_CREASES,
                                                    strict=True)]
         zones = []
-        for indices, margins in groups:
+        for indices, margins, reach in groups:
             # The boxes fade into the smooth map over ZONE_FEATHER_PX outside their
             # margins, so that what must be mapped exactly (a closing lid) is.
             left, top, right, bottom = (m + ZONE_FEATHER_PX for m in margins)
@@ -311,7 +321,7 @@ class PhotoFace:
             bx0 = int(max(x0, pts[:, 0].min() - left)) - x0
             by0 = int(max(y0, pts[:, 1].min() - top)) - y0
             bx1 = int(min(x1, pts[:, 0].max() + right)) - x0
-            by1 = int(min(y1, pts[:, 1].max() + bottom)) - y0
+            by1 = int(min(y1, pts[:, 1].max() + bottom + reach)) - y0
             corners = np.array([[bx0, by0], [bx1, by0], [bx0, by1], [bx1, by1]]) + [x0, y0]
             # Every triangle that reaches into the box (by a vertex or a box corner).
             inside = ((self._nodes[:, 0] >= bx0 + x0) & (self._nodes[:, 0] <= bx1 + x0)
@@ -320,14 +330,28 @@ class PhotoFace:
             ids = self._triangle_ids[np.clip(corners[:, 1] - y0, 0, y1 - y0 - 1),
                                      np.clip(corners[:, 0] - x0, 0, x1 - x0 - 1)]
             touching[ids[ids >= 0]] = True
-            zones.append(((bx0, by0, bx1, by1), np.flatnonzero(touching)))
+            zones.append(((bx0, by0, bx1, by1), np.flatnonzero(touching), list(indices),
+                          (left, top, right, bottom)))
         return zones
 
-    def _exact_maps(self, deformed: np.ndarray, map_x: np.ndarray,
-                    map_y: np.ndarray) -> None:
-        """Overwrite the maps inside each zone with the exact piecewise-affine inverse."""
+    def _exact_maps(self, deformed: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
+                    against_head_px: np.ndarray) -> None:
+        """Overwrite the maps inside each zone with the exact piecewise-affine inverse,
+        where the zone's points move against the head by more than
+        :data:`EXACT_FROM_PX` (``against_head_px``: per landmark); elsewhere the skin
+        moves with the head and the smooth map is exact enough."""
         x0, y0 = self._roi[:2]
-        for (bx0, by0, bx1, by1), triangles in self._zones:
+        for (sx0, sy0, sx1, sy1), triangles, indices, margins in self._zones:
+            if against_head_px[indices].max() < EXACT_FROM_PX:
+                continue
+            # Inside the box that holds the zone however it moves, only where its
+            # points are now (a closed mouth needs no room for the dropped jaw).
+            now = deformed[indices]
+            left, top, right, bottom = margins
+            bx0 = max(sx0, int(now[:, 0].min() - left) - x0)
+            by0 = max(sy0, int(now[:, 1].min() - top) - y0)
+            bx1 = min(sx1, int(now[:, 0].max() + right) - x0)
+            by1 = min(sy1, int(now[:, 1].max() + bottom) - y0)
             h, w = by1 - by0, bx1 - bx0
             if h <= 0 or w <= 0:
                 continue
@@ -341,10 +365,13 @@ class PhotoFace:
             area = _signed_areas(shifted) * np.sign(_signed_areas(self._nodes[vertices]))
             # Triangles between the lips first: where closing lips still leave them a
             # sliver, the lips drawn over them win.
-            drawn = np.flatnonzero(area > 0.5)
+            # (and those wholly outside this frame's box need not be drawn).
+            low, high = shifted.min(axis=1), shifted.max(axis=1)
+            drawn = np.flatnonzero((area > 0.5) & (high[:, 0] >= 0) & (high[:, 1] >= 0)
+                                   & (low[:, 0] < w) & (low[:, 1] < h))
+            fixed_point = np.round(shifted * 16).astype(np.int32)  # 4 fractional bits
             for k in drawn[np.argsort(~self._between_lips[triangles[drawn]], kind="stable")]:
-                cv2.fillConvexPoly(ids, np.round(shifted[k] * 16).astype(np.int32), int(k),
-                                   cv2.LINE_8, 4)
+                cv2.fillConvexPoly(ids, fixed_point[k], int(k), cv2.LINE_8, 4)
             covered = ids >= 0
             if not covered.any():
                 continue
@@ -360,23 +387,24 @@ class PhotoFace:
             dst_h = np.concatenate([deformed[vertices], np.ones((len(vertices), 3, 1))], 2)
             with np.errstate(all="ignore"):
                 maps = np.linalg.solve(dst_h + np.eye(3) * 1e-9, src)  # (n, 3, 2)
-            ys, xs = np.nonzero(covered)
-            k = ids[ys, xs]
-            px = xs + bx0 + x0
-            py = ys + by0 + y0
-            sx = px * maps[k, 0, 0] + py * maps[k, 1, 0] + maps[k, 2, 0]
-            sy = px * maps[k, 0, 1] + py * maps[k, 1, 1] + maps[k, 2, 1]
-            ok = np.isfinite(sx) & np.isfinite(sy)
-            ys, xs, sx, sy = ys[ok], xs[ok], sx[ok], sy[ok]
+            maps = maps.reshape(len(maps), 6).astype(np.float32)
+            finite = np.isfinite(maps).all(axis=1)
+            maps[~finite] = 0.0
+            m = maps[np.maximum(ids, 0)]  # (h, w, 6): every pixel's triangle's map
+            px = (np.arange(w, dtype=np.float32) + (bx0 + x0))[None, :]
+            py = (np.arange(h, dtype=np.float32) + (by0 + y0))[:, None]
+            sx = px * m[..., 0] + py * m[..., 2] + m[..., 4]
+            sy = px * m[..., 1] + py * m[..., 3] + m[..., 5]
             # Near the box's edges, fade from the exact map into the smooth one: where
             # they differ (a turned face's corner, a dropping chin) no edge shows.
-            ramp = self._zone_ramp(h, w)[ys, xs]
-            rows, cols = ys + by0, xs + bx0
-            map_x[rows, cols] = ramp * sx + (1 - ramp) * map_x[rows, cols]
-            map_y[rows, cols] = ramp * sy + (1 - ramp) * map_y[rows, cols]
+            weight = self._zone_ramp(h, w) * (covered & finite[np.maximum(ids, 0)])
+            box_x = map_x[by0:by1, bx0:bx1]
+            box_y = map_y[by0:by1, bx0:bx1]
+            box_x += weight * (sx - box_x)
+            box_y += weight * (sy - box_y)
 
     @staticmethod
-    @functools.cache
+    @functools.lru_cache(maxsize=256)
     def _zone_ramp(h: int, w: int) -> np.ndarray:
         """(h, w) weights: 1 inside, falling to 0 over ZONE_FEATHER_PX at the edges."""
         feather = max(1.0, min(ZONE_FEATHER_PX, h / 4, w / 4))
@@ -582,19 +610,25 @@ class PhotoFace:
         nodes = self._node_moves @ delta
         x0, y0, x1, y1 = self._roi
         shape = (y1 - y0, x1 - x0)
-        field = (self._B @ nodes).astype(np.float32)
-        dx, dy = field[:, 0].reshape(shape), field[:, 1].reshape(shape)
+        # (dx, dy) per pixel: the field is linear inside each triangle, so it is
+        # computed at every FIELD_STEP_PX-th pixel and filled in between.
+        step = self._field_step
+        rows, cols = -(-shape[0] // step), -(-shape[1] // step)
+        coarse = (self._B @ nodes.astype(np.float32)).reshape(rows, cols, 2)
+        field = cv2.resize(coarse, (cols * step, rows * step),
+                           interpolation=cv2.INTER_LINEAR)[:shape[0], :shape[1]]
         # One fixed-point step of the backward map: src = dst - D(dst - D(dst)).
-        mx, my = self._grid_x - dx - x0, self._grid_y - dy - y0
-        dx2 = cv2.remap(dx, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        dy2 = cv2.remap(dy, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        map_x, map_y = self._grid_x - dx2, self._grid_y - dy2
-        self._exact_maps(self._nodes + nodes, map_x, map_y)
+        mx, my = self._grid_x - field[..., 0] - x0, self._grid_y - field[..., 1] - y0
+        d2 = cv2.remap(field, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        map_x, map_y = self._grid_x - d2[..., 0], self._grid_y - d2[..., 1]
+        head = self.head_matrix(pose)
+        # How far each landmark moves against the head (the head's own motion is rigid).
+        against_head = np.abs(self.points + delta - (self.points @ head[:, :2].T + head[:, 2]))
+        self._exact_maps(self._nodes + nodes, map_x, map_y, against_head.max(axis=1))
         patch = cv2.remap(self.base, map_x, map_y, cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REFLECT)
         self._lids.draw(patch, map_x, map_y, (x0, y0), float(pose[_BLINK]))
-        self._interior.draw(patch, self.points + delta, (x0, y0), self.head_matrix(pose),
-                            _coverage)
+        self._interior.draw(patch, self.points + delta, (x0, y0), head, _coverage)
         out[y0:y1, x0:x1] = patch
 
     def frames(self, pose: PoseTrack) -> Iterator[np.ndarray]:
@@ -609,6 +643,15 @@ class PhotoFace:
 
 LIP_EDGE_SAMPLES = 3
 """Extra nodes between every two landmarks of a lip's inner edge."""
+FIELD_STEP_PX = 2
+"""The smooth displacement field is computed at every this many pixels (a quarter of the
+work) and filled in linearly: inside a triangle it is exactly linear, and across a
+triangle's edge it is off by a fraction of a pixel."""
+EXACT_FROM_PX = 3.0
+"""A zone is mapped exactly when one of its points moves this far against the head.
+Below, the smooth map's one fixed-point step is off by about the displacement times its
+gradient squared: a quarter pixel for a squint or a glance (a blink moves the lids by
+ten times this and is mapped exactly)."""
 ZONE_FEATHER_PX = 10
 """The exact maps of the mouth and eyes fade into the smooth map over this many pixels."""
 

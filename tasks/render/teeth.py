@@ -65,9 +65,12 @@ class MouthChord:
 
     def coordinates(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(t, b): position along the chord as a share of its length, and the distance
-        below it in pixels, of points ``xy`` (n, 2)."""
-        rel = np.asarray(xy, np.float64)[..., :2] - self.origin
-        return rel @ self.along / self.length, rel @ self.across
+        below it in pixels, of points ``xy`` (..., 2); float32 points give float32."""
+        xy = np.asarray(xy)
+        dtype = xy.dtype if xy.dtype == np.float32 else np.float64  # float32 stays so
+        rel = xy[..., :2].astype(dtype, copy=False) - self.origin.astype(dtype)
+        return (rel @ (self.along / self.length).astype(dtype),
+                rel @ self.across.astype(dtype))
 
     def point(self, t: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Points (..., 2) at share ``t`` along the chord and ``b`` pixels below it."""
